@@ -1,0 +1,1 @@
+// Anchor translation unit for the shared CAF precompiled header (troupe_pch).

@@ -1,0 +1,65 @@
+// Every default value of troupe-node and troupectl, in one place.
+// deploy/troupe.toml is the commented sample configuration that mirrors them.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string_view>
+
+namespace troupe::defaults {
+
+using namespace std::chrono_literals;
+
+constexpr std::string_view version = "0.1.0";
+
+// -- ports (every listening socket defaults to the host of --listen) ---------
+constexpr uint16_t cluster_port = 7400;
+constexpr uint16_t admin_port = 7480;
+constexpr uint16_t resp_port = 6379;
+constexpr uint16_t edge_http_port = 8080;
+constexpr std::string_view listen_host = "127.0.0.1";
+
+constexpr std::string_view data_dir = "./data";
+constexpr std::string_view log_level = "info";
+constexpr std::string_view log_format = "text";
+
+// -- BASP failure detection ----------------------------------------------------
+// CAF 0.17 ships with heartbeats off, so a hung peer is never noticed.
+// A connection is dropped after `connection_timeout` without traffic, checked
+// every `heartbeat_interval`; detection takes timeout + one interval. The
+// interval must stay above the slowest expected handshake (CAF starts a client
+// handshake with last_seen = epoch) and the timeout above the longest burst a
+// peer may need to drain (caf-0.17-notes §4).
+constexpr auto heartbeat_interval = 500ms;
+constexpr auto connection_timeout = 5s;
+// Messages an actor handles before yielding its thread. CAF's default is
+// unbounded, which lets a mailbox burst starve the BASP broker's socket reads
+// and trip the connection timeout.
+constexpr uint32_t scheduler_max_throughput = 1000;
+
+// -- membership (seed-based, until the Raft-backed directory) -----------------
+constexpr auto seed_connect_timeout = 2s;
+constexpr auto seed_retry_min = 250ms;
+constexpr auto seed_retry_max = 5s;
+
+// -- naming and messaging ------------------------------------------------------
+constexpr auto request_timeout = 5s;       // default for named requests
+constexpr auto resolve_timeout = 2s;       // asking peers who hosts a name
+constexpr uint64_t mailbox_capacity = 10000; // per named actor
+constexpr size_t max_pending_resolves = 1024;  // per requesting node
+constexpr size_t max_name_length = 256;
+
+// -- supervision ------------------------------------------------------------------
+// OTP's defaults are 1 restart in 5 s; troupe allows 3 in 5 s per supervisor
+// so one flapping dependency does not take a whole role down at once.
+constexpr uint32_t max_restarts = 3;
+constexpr auto restart_period = 5s;
+
+// -- shutdown ---------------------------------------------------------------------
+constexpr auto shutdown_grace = 8s;        // then the node exits non-zero
+
+// -- troupectl ----------------------------------------------------------------------
+constexpr auto cli_connect_timeout = 3s;
+constexpr auto cli_request_timeout = 10s;
+
+} // namespace troupe::defaults

@@ -1,0 +1,36 @@
+// Every CAF type and atom troupe uses, in one type-ID block (0.18 spelling,
+// accepted by 0.17.6). Register with `cfg.add_message_types<caf::id_block::troupe>()`,
+// which node_system_config does.
+#pragma once
+
+#include "net/envelope.hpp"
+
+#include <caf/type_id.hpp>
+
+CAF_BEGIN_TYPE_ID_BLOCK(troupe, caf::first_custom_type_id)
+
+  CAF_ADD_TYPE_ID(troupe, (troupe::envelope))
+
+  // Routing a message to a named actor on the node that hosts it.
+  CAF_ADD_ATOM(troupe, troupe, route_atom, "route")
+  // Asking a node whether it hosts a name.
+  CAF_ADD_ATOM(troupe, troupe, lookup_atom, "lookup")
+  // Sending an actor an exit (troupectl kill).
+  CAF_ADD_ATOM(troupe, troupe, kill_atom, "kill")
+  // Membership: join, leave, member list.
+  CAF_ADD_ATOM(troupe, troupe, join_atom, "join")
+  CAF_ADD_ATOM(troupe, troupe, leave_atom, "leave")
+  CAF_ADD_ATOM(troupe, troupe, members_atom, "members")
+  // Administration requests from troupectl.
+  CAF_ADD_ATOM(troupe, troupe, status_atom, "status")
+  CAF_ADD_ATOM(troupe, troupe, actors_atom, "actors")
+  CAF_ADD_ATOM(troupe, troupe, send_atom, "send")
+  // Scope markers: `local` means "this node only, do not fan out".
+  CAF_ADD_ATOM(troupe, troupe, local_atom, "local")
+  // Supervision internals.
+  CAF_ADD_ATOM(troupe, troupe, restart_atom, "restart")
+  CAF_ADD_ATOM(troupe, troupe, stop_atom, "stop")
+  // Periodic work (retries, housekeeping).
+  CAF_ADD_ATOM(troupe, troupe, tick_atom, "tick")
+
+CAF_END_TYPE_ID_BLOCK(troupe)

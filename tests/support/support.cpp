@@ -1,0 +1,1 @@
+// Anchor for tests/support.
