@@ -15,6 +15,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(troupe, caf::first_custom_type_id)
   CAF_ADD_ATOM(troupe, troupe, route_atom, "route")
   // Asking a node whether it hosts a name.
   CAF_ADD_ATOM(troupe, troupe, lookup_atom, "lookup")
+  // The directory: resolving names to their hosting node, forgetting stale ones.
+  CAF_ADD_ATOM(troupe, troupe, resolve_atom, "resolve")
+  CAF_ADD_ATOM(troupe, troupe, invalidate_atom, "invalidat")
   // Sending an actor an exit (troupectl kill).
   CAF_ADD_ATOM(troupe, troupe, kill_atom, "kill")
   // Membership: join, leave, member list.

@@ -1,0 +1,45 @@
+#include "actors/node/roles.hpp"
+
+#include "actors/probe/probe.hpp"
+
+#include <algorithm>
+
+namespace troupe {
+
+std::vector<std::string> built_roles() {
+  // Each role lands with its issue: consensus, cache, edge, dashboard,
+  // analytics, scheduler. Until then, requesting one is an error.
+  return {};
+}
+
+namespace {
+
+std::string join(const std::vector<std::string>& xs) {
+  std::string out;
+  for (auto& x : xs)
+    out += (out.empty() ? "" : ", ") + x;
+  return out.empty() ? "none yet" : out;
+}
+
+bool is_built(const std::string& role) {
+  auto built = built_roles();
+  return std::find(built.begin(), built.end(), role) != built.end();
+}
+
+} // namespace
+
+caf::expected<node_plan> plan_for(const node_config& cfg) {
+  for (auto& role : cfg.roles)
+    if (role != "all" && !is_built(role))
+      return make_error(errc::invalid_argument,
+                        "role '" + role + "' is not available in this build of "
+                          "troupe-node (roles built: " + join(built_roles())
+                          + "); remove it from --role, or use --role all for "
+                            "every built role");
+  node_plan plan;
+  plan.system_children.push_back(probe::child(cfg.node_id));
+  // Role supervisors are added here as roles are built.
+  return plan;
+}
+
+} // namespace troupe

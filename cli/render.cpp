@@ -1,0 +1,116 @@
+#include "cli/render.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <vector>
+
+namespace troupe::cli {
+
+namespace {
+
+using row = std::vector<std::string>;
+
+// Left-aligned columns, two spaces apart, widths from the widest cell.
+std::string render_table(const std::vector<row>& rows) {
+  std::vector<size_t> width;
+  for (auto& r : rows)
+    for (size_t i = 0; i < r.size(); ++i) {
+      if (width.size() <= i)
+        width.push_back(0);
+      width[i] = std::max(width[i], r[i].size());
+    }
+  std::string out;
+  for (auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      line += r[i];
+      if (i + 1 < r.size())
+        line += std::string(width[i] - r[i].size() + 2, ' ');
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+std::string status_name(v1::MemberStatus s) {
+  switch (s) {
+    case v1::MEMBER_STATUS_UP: return "up";
+    case v1::MEMBER_STATUS_DOWN: return "down";
+    case v1::MEMBER_STATUS_LEFT: return "left";
+    default: return "unknown";
+  }
+}
+
+std::string utc_time(int64_t ms) {
+  std::time_t secs = ms / 1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+template <class List>
+std::string joined(const List& xs) {
+  std::string out;
+  for (auto& x : xs)
+    out += (out.empty() ? "" : ",") + x;
+  return out.empty() ? "-" : out;
+}
+
+void actor_rows(const v1::ActorInfo& a, int depth, std::vector<row>& rows) {
+  rows.push_back({std::string(2 * depth, ' ') + a.name(), a.type(), a.node_id(),
+                  a.status(), std::to_string(a.restarts()),
+                  std::to_string(a.escalations()),
+                  a.mailbox_capacity() == 0
+                    ? "-"
+                    : std::to_string(a.mailbox_size()) + "/"
+                        + std::to_string(a.mailbox_capacity()),
+                  std::to_string(a.dropped_total()),
+                  a.kind().empty() ? "-" : a.kind(),
+                  a.last_exit().empty() ? "-" : a.last_exit()});
+  for (auto& child : a.children())
+    actor_rows(child, depth + 1, rows);
+}
+
+} // namespace
+
+std::string render_status(const v1::NodeStatus& st) {
+  char uptime[32];
+  std::snprintf(uptime, sizeof(uptime), "%.1fs", st.uptime_seconds());
+  return render_table({{"node", st.node_id()},
+                       {"roles", joined(st.roles())},
+                       {"uptime", uptime},
+                       {"version", st.version()},
+                       {"incarnation", std::to_string(st.incarnation())},
+                       {"cluster", st.cluster_address()},
+                       {"admin", st.admin_address()},
+                       {"members up", std::to_string(st.members_up())}});
+}
+
+std::string render_members(const v1::MemberList& list) {
+  std::vector<row> rows{{"NODE", "STATUS", "CLUSTER", "ADMIN", "ROLES",
+                         "INCARNATION", "SINCE", "REASON"}};
+  for (auto& m : list.members())
+    rows.push_back({m.info().node_id() + (m.self() ? " *" : ""),
+                    status_name(m.status()), m.info().cluster_address(),
+                    m.info().admin_address(), joined(m.info().roles()),
+                    std::to_string(m.info().incarnation()),
+                    utc_time(m.since_ms()), m.reason()});
+  return render_table(rows);
+}
+
+std::string render_actors(const v1::ActorTree& tree) {
+  std::vector<row> rows{{"NAME", "TYPE", "NODE", "STATUS", "RESTARTS",
+                         "ESCALATIONS", "MAILBOX", "DROPPED", "KIND",
+                         "LAST EXIT"}};
+  for (auto& root : tree.roots())
+    actor_rows(root, 0, rows);
+  auto out = render_table(rows);
+  for (auto& node : tree.unreachable())
+    out += "warning: node " + node + " did not answer\n";
+  return out;
+}
+
+} // namespace troupe::cli

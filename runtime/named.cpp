@@ -1,0 +1,110 @@
+#include "runtime/named.hpp"
+
+#include "runtime/defaults.hpp"
+#include "runtime/type_ids.hpp"
+
+#include <caf/sec.hpp>
+
+namespace troupe {
+
+namespace {
+
+bool suggests_moved(const caf::error& err) {
+  return is(err, errc::not_hosted_here) || err == caf::sec::request_timeout
+         || err == caf::sec::request_receiver_down
+         || is(err, errc::no_such_actor);
+}
+
+// Local delivery: the same gate check the gateway applies for remote callers.
+caf::error try_local(caf::event_based_actor* self, const node_context_ptr& ctx,
+                     const std::string& name, envelope& msg,
+                     std::chrono::milliseconds timeout,
+                     const reply_handler& on_reply,
+                     const error_handler& on_error, bool& handled) {
+  auto route = ctx->table->find_route(name);
+  if (!route)
+    return caf::none;
+  handled = true;
+  if (!route->handle)
+    return make_error(errc::mailbox_full, name + " is restarting; retry");
+  if (!route->gate->try_enter())
+    return make_error(errc::mailbox_full, "mailbox of " + name + " is full");
+  self->request(route->handle, timeout, std::move(msg))
+    .then([on_reply](envelope& reply) { on_reply(reply); },
+          [on_error](caf::error& err) { on_error(err); });
+  return caf::none;
+}
+
+void remote_request(caf::event_based_actor* self, const node_context_ptr& ctx,
+                    const std::string& name, envelope msg,
+                    std::chrono::milliseconds timeout, reply_handler on_reply,
+                    error_handler on_error, placement where, bool may_retry) {
+  self->request(where.gateway, timeout, route_atom_v, name, msg)
+    .then([on_reply](envelope& reply) { on_reply(reply); },
+          [=](caf::error& err) mutable {
+            if (!suggests_moved(err)) {
+              on_error(err);
+              return;
+            }
+            ctx->names.erase(name);
+            if (may_retry && is(err, errc::not_hosted_here))
+              request_by_name(self, ctx, name, std::move(msg), timeout,
+                              std::move(on_reply), std::move(on_error));
+            else
+              on_error(err);
+          });
+}
+
+} // namespace
+
+void request_by_name(caf::event_based_actor* self, const node_context_ptr& ctx,
+                     const std::string& name, envelope msg,
+                     std::chrono::milliseconds timeout, reply_handler on_reply,
+                     error_handler on_error) {
+  bool handled = false;
+  if (auto err = try_local(self, ctx, name, msg, timeout, on_reply, on_error,
+                           handled)) {
+    on_error(err);
+    return;
+  }
+  if (handled)
+    return;
+  if (auto hit = ctx->names.find(name)) {
+    remote_request(self, ctx, name, std::move(msg), timeout,
+                   std::move(on_reply), std::move(on_error), *hit, true);
+    return;
+  }
+  self->request(ctx->directory, defaults::resolve_timeout, resolve_atom_v, name)
+    .then(
+      [=](const std::string& node_id, const caf::actor& gateway) mutable {
+        remote_request(self, ctx, name, std::move(msg), timeout,
+                       std::move(on_reply), std::move(on_error),
+                       placement{node_id, gateway}, false);
+      },
+      [on_error](caf::error& err) { on_error(err); });
+}
+
+void send_by_name(caf::event_based_actor* self, const node_context_ptr& ctx,
+                  const std::string& name, envelope msg) {
+  // Anonymous sends: the target's answer (if any) has nowhere to go and is
+  // dropped by CAF instead of landing in this actor's mailbox.
+  if (auto route = ctx->table->find_route(name)) {
+    if (route->handle && route->gate->try_enter())
+      caf::anon_send(route->handle, std::move(msg));
+    return;
+  }
+  if (auto hit = ctx->names.find(name)) {
+    caf::anon_send(hit->gateway, route_atom_v, name, std::move(msg));
+    return;
+  }
+  self->request(ctx->directory, defaults::resolve_timeout, resolve_atom_v, name)
+    .then(
+      [name, msg](const std::string&, const caf::actor& gateway) {
+        caf::anon_send(gateway, route_atom_v, name, msg);
+      },
+      [](caf::error&) {
+        // Unknown name: nothing to count it against; see the contract.
+      });
+}
+
+} // namespace troupe

@@ -1,0 +1,345 @@
+#include "runtime/node.hpp"
+
+#include "net/http_server.hpp"
+#include "runtime/admin_views.hpp"
+#include "runtime/caf_setup.hpp"
+#include "runtime/defaults.hpp"
+#include "runtime/directory.hpp"
+#include "runtime/gateway.hpp"
+#include "runtime/logging.hpp"
+#include "runtime/membership.hpp"
+#include "runtime/type_ids.hpp"
+#include "storage/node_store.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+#include <unistd.h>
+
+namespace troupe {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// -- signals and fatal events ---------------------------------------------------
+
+// A fatal event inside an actor (duplicate node id, the node supervisor
+// giving up) is turned into SIGUSR1, so the main thread has one place to wait.
+struct stop_reason {
+  std::mutex mtx;
+  int exit_code = 0;
+  std::string message;
+};
+
+sigset_t stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGUSR1);
+  return set;
+}
+
+void fail_line(const std::string& message) {
+  std::fprintf(stderr, "troupe-node: %s\n", message.c_str());
+}
+
+std::shared_ptr<node_context> make_context(const node_config& cfg,
+                                           uint64_t incarnation) {
+  auto ctx = std::make_shared<node_context>();
+  auto& s = ctx->self;
+  s.node_id = cfg.node_id;
+  if (has_role(cfg, "all"))
+    s.roles = {"all"};
+  for (auto& r : cfg.roles)
+    if (r != "all")
+      s.roles.push_back(r);
+  s.cluster_address = cfg.advertise.to_string();
+  s.admin_address = cfg.admin_listen.to_string();
+  for (auto& seed : cfg.seeds)
+    s.seeds.push_back(seed.to_string());
+  s.incarnation = incarnation;
+  s.started_at_ms = wall_clock_ms();
+  s.started_at = std::chrono::steady_clock::now();
+  s.mailbox_capacity = cfg.mailbox_capacity;
+  s.max_restarts = cfg.max_restarts;
+  s.restart_period = std::chrono::milliseconds{cfg.restart_period_ms};
+  return ctx;
+}
+
+supervisor_spec node_tree(const node_config& cfg, node_plan& plan) {
+  restart_intensity intensity{cfg.max_restarts,
+                              std::chrono::milliseconds{cfg.restart_period_ms}};
+  supervisor_spec system;
+  system.name = "sup/" + cfg.node_id + "/system";
+  system.intensity = intensity;
+  system.children = std::move(plan.system_children);
+  for (auto& child : system.children)
+    child.mailbox_capacity = child.mailbox_capacity ? cfg.mailbox_capacity : 0;
+  supervisor_spec root;
+  root.name = "sup/" + cfg.node_id;
+  root.intensity = intensity;
+  root.children.push_back(supervisor_child(std::move(system)));
+  for (auto& role : plan.role_supervisors)
+    root.children.push_back(supervisor_child(std::move(role)));
+  return root;
+}
+
+// -- admin HTTP -------------------------------------------------------------------
+
+void refresh_supervision_check(node_context& ctx, const std::string& root) {
+  auto entry = ctx.table->find(root);
+  if (!entry)
+    ctx.ready.set("supervision", false, root + " is not running");
+  else if (entry->status != "running")
+    ctx.ready.set("supervision", false, root + " is " + entry->status);
+  else
+    ctx.ready.set("supervision", true, root + " running");
+}
+
+http_handler admin_handler(node_context_ptr ctx, std::string root) {
+  return [ctx, root](const http_request& req) {
+    http_response res;
+    if (req.path == "/livez") {
+      res.body = "ok\n";
+    } else if (req.path == "/readyz") {
+      refresh_supervision_check(*ctx, root);
+      bool verbose = req.query.find("verbose") != std::string::npos;
+      res.status = ctx->ready.ready() ? 200 : 503;
+      res.body = readyz_text(*ctx, verbose);
+    } else {
+      res.status = 404;
+      res.body = "not found: " + req.path + " (try /livez or /readyz)\n";
+    }
+    return res;
+  };
+}
+
+// -- the running node -------------------------------------------------------------
+
+class running_node {
+public:
+  running_node(const node_config& cfg, node_context_ptr ctx,
+               caf::actor_system& sys, stop_reason& stop)
+    : cfg_(cfg), ctx_(std::move(ctx)), sys_(sys), stop_(stop),
+      log_(logger_for("node")) {
+  }
+
+  // Starts every actor and opens the ports. Returns an error line on failure.
+  std::string start(node_plan plan) {
+    auto tree = node_tree(cfg_, plan);
+    root_name_ = tree.name;
+    ctx_->directory = caf::actor_cast<caf::actor>(
+      spawn_seed_directory(sys_, ctx_));
+    ctx_->gateway = spawn_gateway(sys_, ctx_);
+    ctx_->ready.set("storage", true, cfg_.data_dir);
+    ctx_->ready.set("shutdown", true, "accepting work");
+    ctx_->membership = spawn_membership(sys_, ctx_, fatal_handler());
+    root_ = spawn_supervisor(sys_, std::move(tree), ctx_->table);
+    watch_root();
+    auto port = sys_.middleman().publish(ctx_->gateway, cfg_.listen.port,
+                                         cfg_.listen.host.c_str(), true);
+    if (!port)
+      return "cannot listen on " + cfg_.listen.to_string()
+             + " (cluster port): " + sys_.render(port.error())
+             + "; is the port in use or the address not local?";
+    published_port_ = *port;
+    auto http = spawn_http_server(sys_, cfg_.admin_listen.host,
+                                  cfg_.admin_listen.port,
+                                  admin_handler(ctx_, root_name_));
+    if (!http)
+      return "cannot listen on " + cfg_.admin_listen.to_string()
+             + " (admin HTTP): " + describe(http.error());
+    http_ = *http;
+    log_->info("node {} up: cluster {} (advertised {}), admin http://{}, "
+               "data {}, incarnation {}, roles [{}]",
+               cfg_.node_id, cfg_.listen.to_string(),
+               cfg_.advertise.to_string(), cfg_.admin_listen.to_string(),
+               cfg_.data_dir, ctx_->self.incarnation, roles_text());
+    return {};
+  }
+
+  void stop(storage::node_store& store) {
+    ctx_->shutting_down = true;
+    ctx_->ready.set("shutdown", false, "shutting down");
+    if (http_)
+      caf::anon_send_exit(http_, caf::exit_reason::user_shutdown);
+    if (published_port_ != 0)
+      sys_.middleman().unpublish(ctx_->gateway, published_port_);
+    caf::scoped_actor self{sys_};
+    self->request(ctx_->membership, 2s, leave_atom_v)
+      .receive([](bool) {}, [](caf::error&) {});
+    stop_and_wait(self, root_);
+    for (auto& a : {ctx_->membership, ctx_->directory, ctx_->gateway})
+      stop_and_wait(self, a);
+    storage::store_error err;
+    if (!store.sync(err))
+      log_->error("final flush failed: {}", err.message);
+  }
+
+private:
+  fatal_handler fatal_handler() {
+    auto* stop = &stop_;
+    return [stop](int code, std::string message) {
+      {
+        std::lock_guard guard{stop->mtx};
+        if (stop->exit_code == 0) {
+          stop->exit_code = code;
+          stop->message = std::move(message);
+        }
+      }
+      ::kill(::getpid(), SIGUSR1);
+    };
+  }
+
+  // The node supervisor exits only on shutdown or when escalation reached
+  // the top of the tree; the latter stops the node with exit code 1.
+  void watch_root() {
+    auto on_fatal = fatal_handler();
+    auto ctx = ctx_;
+    auto root = root_;
+    sys_.spawn([root, ctx, on_fatal](caf::event_based_actor* self) {
+      self->monitor(root);
+      self->set_down_handler([=](caf::down_msg& dm) {
+        if (!ctx->shutting_down)
+          on_fatal(1, "node supervisor exited (" + describe(dm.reason)
+                        + "): escalation reached the top of the tree");
+        self->quit();
+      });
+    });
+  }
+
+  void stop_and_wait(caf::scoped_actor& self, const caf::actor& a) {
+    if (!a)
+      return;
+    self->monitor(a);
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    bool done = false;
+    self->receive_while([&] { return !done; })(
+      [&](caf::down_msg& dm) { done = dm.source == a.address(); },
+      caf::after(defaults::shutdown_grace) >> [&] {
+        log_->error("actor did not stop in time during shutdown");
+        done = true;
+      });
+  }
+
+  std::string roles_text() const {
+    std::string out;
+    for (auto& r : ctx_->self.roles)
+      out += (out.empty() ? "" : ", ") + r;
+    return out;
+  }
+
+  const node_config& cfg_;
+  node_context_ptr ctx_;
+  caf::actor_system& sys_;
+  stop_reason& stop_;
+  std::shared_ptr<spdlog::logger> log_;
+  caf::actor root_;
+  caf::actor http_;
+  std::string root_name_;
+  uint16_t published_port_ = 0;
+};
+
+// Exits the process if graceful shutdown hangs.
+class shutdown_watchdog {
+public:
+  void arm(std::chrono::milliseconds grace) {
+    thread_ = std::thread([this, grace] {
+      std::unique_lock guard{mtx_};
+      if (!cv_.wait_for(guard, grace, [this] { return done_; })) {
+        fail_line("graceful shutdown did not finish within "
+                  + std::to_string(grace.count()) + " ms; exiting");
+        std::_Exit(1);
+      }
+    });
+  }
+  ~shutdown_watchdog() {
+    {
+      std::lock_guard guard{mtx_};
+      done_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable())
+      thread_.join();
+  }
+
+private:
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+int wait_for_stop(stop_reason& stop, std::shared_ptr<spdlog::logger> log) {
+  auto set = stop_signals();
+  int sig = 0;
+  sigwait(&set, &sig);
+  std::lock_guard guard{stop.mtx};
+  if (sig == SIGUSR1 && stop.exit_code != 0) {
+    log->error("stopping: {}", stop.message);
+    fail_line(stop.message);
+    return stop.exit_code;
+  }
+  log->info("received {}, shutting down gracefully",
+            sig == SIGINT ? "SIGINT" : "SIGTERM");
+  return 0;
+}
+
+} // namespace
+
+int run_node(const node_config& cfg, node_plan plan) {
+  auto signals = stop_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+  std::string err;
+  if (!init_logging(cfg.node_id, cfg.log_level, cfg.log_format, err)) {
+    fail_line(err);
+    return 2;
+  }
+  auto log = logger_for("node");
+  storage::store_error serr;
+  auto store = storage::node_store::open(cfg.data_dir, serr);
+  if (!store) {
+    fail_line(serr.message);
+    return 1;
+  }
+  auto incarnation = store->bump_incarnation(serr);
+  if (!incarnation) {
+    fail_line(serr.message);
+    return 1;
+  }
+  int exit_code = 0;
+  shutdown_watchdog watchdog;
+  {
+    caf::actor_system_config sys_cfg;
+    configure_caf(sys_cfg, std::chrono::milliseconds{cfg.heartbeat_interval_ms},
+                  std::chrono::milliseconds{cfg.connection_timeout_ms});
+    caf::actor_system sys{sys_cfg};
+    stop_reason stop;
+    running_node node{cfg, make_context(cfg, *incarnation), sys, stop};
+    if (auto failure = node.start(std::move(plan)); !failure.empty()) {
+      fail_line(failure);
+      exit_code = 1;
+    } else {
+      exit_code = wait_for_stop(stop, log);
+    }
+    watchdog.arm(std::chrono::duration_cast<std::chrono::milliseconds>(
+      defaults::shutdown_grace));
+    node.stop(*store);
+  }
+  store.reset();
+  log->info("stopped (exit code {})", exit_code);
+  return exit_code;
+}
+
+} // namespace troupe

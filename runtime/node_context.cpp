@@ -1,0 +1,70 @@
+#include "runtime/node_context.hpp"
+
+#include <algorithm>
+
+namespace troupe {
+
+std::optional<placement> name_cache::find(const std::string& name) const {
+  std::lock_guard guard{mtx_};
+  auto i = entries_.find(name);
+  if (i == entries_.end())
+    return std::nullopt;
+  return i->second;
+}
+
+void name_cache::put(const std::string& name, placement where) {
+  std::lock_guard guard{mtx_};
+  if (entries_.count(name) == 0) {
+    // Evict the oldest insertions once full; the vector may hold names that
+    // were already erased, which evict nothing and are simply skipped.
+    while (entries_.size() >= capacity_ && !insertion_order_.empty()) {
+      entries_.erase(insertion_order_.front());
+      insertion_order_.erase(insertion_order_.begin());
+    }
+    insertion_order_.push_back(name);
+  }
+  entries_.insert_or_assign(name, std::move(where));
+  if (insertion_order_.size() > 2 * capacity_) {
+    std::erase_if(insertion_order_,
+                  [&](const std::string& n) { return entries_.count(n) == 0; });
+  }
+}
+
+void name_cache::erase(const std::string& name) {
+  std::lock_guard guard{mtx_};
+  entries_.erase(name);
+}
+
+void name_cache::erase_node(const std::string& node_id) {
+  std::lock_guard guard{mtx_};
+  std::erase_if(entries_,
+                [&](const auto& kvp) { return kvp.second.node_id == node_id; });
+}
+
+void readiness::set(const std::string& check, bool ok, std::string detail) {
+  std::lock_guard guard{mtx_};
+  checks_[check] = check_result{check, ok, std::move(detail)};
+}
+
+std::vector<readiness::check_result> readiness::results() const {
+  std::lock_guard guard{mtx_};
+  std::vector<check_result> result;
+  for (auto& [name, res] : checks_)
+    result.push_back(res);
+  return result;
+}
+
+bool readiness::ready() const {
+  std::lock_guard guard{mtx_};
+  return !checks_.empty()
+         && std::all_of(checks_.begin(), checks_.end(),
+                        [](const auto& kvp) { return kvp.second.ok; });
+}
+
+int64_t wall_clock_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
+    .count();
+}
+
+} // namespace troupe

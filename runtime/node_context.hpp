@@ -1,0 +1,97 @@
+// What every runtime actor of one node shares: the node's identity, its
+// local actor table, its membership view, the name cache and its readiness.
+// Created once by the node bootstrap; every member is thread-safe.
+#pragma once
+
+#include "runtime/local_actors.hpp"
+#include "runtime/members.hpp"
+
+#include <caf/actor.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace troupe {
+
+/// Where a name was last seen: the hosting node and its gateway.
+struct placement {
+  std::string node_id;
+  caf::actor gateway;
+};
+
+/// Caller-side cache of name -> placement, filled by the directory and read
+/// synchronously by named sends so that a hot path never asks an actor.
+/// Bounded: when full, the oldest insertions are evicted first.
+class name_cache {
+public:
+  explicit name_cache(size_t capacity) : capacity_(capacity) {}
+
+  std::optional<placement> find(const std::string& name) const;
+  void put(const std::string& name, placement where);
+  void erase(const std::string& name);
+  /// Drops every name placed on `node_id` (the node went down or left).
+  void erase_node(const std::string& node_id);
+
+private:
+  size_t capacity_;
+  mutable std::mutex mtx_;
+  std::map<std::string, placement> entries_;
+  std::vector<std::string> insertion_order_;
+};
+
+/// Named readiness checks for /readyz.
+class readiness {
+public:
+  void set(const std::string& check, bool ok, std::string detail);
+  struct check_result {
+    std::string name;
+    bool ok;
+    std::string detail;
+  };
+  std::vector<check_result> results() const;
+  bool ready() const;
+
+private:
+  mutable std::mutex mtx_;
+  std::map<std::string, check_result> checks_;
+};
+
+struct node_settings {
+  std::string node_id;
+  std::vector<std::string> roles;
+  std::string cluster_address; // advertised
+  std::string admin_address;
+  std::vector<std::string> seeds;
+  uint64_t incarnation = 0;
+  int64_t started_at_ms = 0;
+  std::chrono::steady_clock::time_point started_at;
+  uint64_t mailbox_capacity = 0;
+  uint32_t max_restarts = 0;
+  std::chrono::milliseconds restart_period{0};
+};
+
+struct node_context {
+  node_settings self;
+  std::shared_ptr<local_actors> table = std::make_shared<local_actors>();
+  member_table members;
+  name_cache names{4096};
+  readiness ready;
+  std::atomic<bool> shutting_down{false};
+  caf::actor gateway;   // this node's published gateway
+  caf::actor directory; // a directory_actor (runtime/directory.hpp), untyped here
+                        // so this header does not pull in the interface
+  caf::actor membership;
+};
+
+using node_context_ptr = std::shared_ptr<node_context>;
+
+/// Milliseconds since the epoch (wall clock, for display only).
+int64_t wall_clock_ms();
+
+} // namespace troupe
