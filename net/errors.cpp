@@ -54,4 +54,9 @@ std::string describe(const caf::error& err) {
   return ctx.empty() ? name : name + ": " + ctx;
 }
 
+std::string message_of(const caf::error& err) {
+  auto ctx = context_text(err.context());
+  return ctx.empty() ? describe(err) : ctx;
+}
+
 } // namespace troupe

@@ -67,4 +67,8 @@ inline bool is(const caf::error& err, errc x) {
 /// "mailbox_full: probe/n1" or "request_timeout".
 std::string describe(const caf::error& err);
 
+/// The context text of `err` if it has one (the sentence written for a
+/// user), else the same as describe().
+std::string message_of(const caf::error& err);
+
 } // namespace troupe

@@ -143,7 +143,7 @@ public:
     ctx_->gateway = spawn_gateway(sys_, ctx_);
     ctx_->ready.set("storage", true, cfg_.data_dir);
     ctx_->ready.set("shutdown", true, "accepting work");
-    ctx_->membership = spawn_membership(sys_, ctx_, fatal_handler());
+    ctx_->membership = spawn_membership(sys_, ctx_, make_fatal_handler());
     root_ = spawn_supervisor(sys_, std::move(tree), ctx_->table);
     watch_root();
     auto port = sys_.middleman().publish(ctx_->gateway, cfg_.listen.port,
@@ -187,7 +187,7 @@ public:
   }
 
 private:
-  fatal_handler fatal_handler() {
+  fatal_handler make_fatal_handler() {
     auto* stop = &stop_;
     return [stop](int code, std::string message) {
       {
@@ -204,7 +204,7 @@ private:
   // The node supervisor exits only on shutdown or when escalation reached
   // the top of the tree; the latter stops the node with exit code 1.
   void watch_root() {
-    auto on_fatal = fatal_handler();
+    auto on_fatal = make_fatal_handler();
     auto ctx = ctx_;
     auto root = root_;
     sys_.spawn([root, ctx, on_fatal](caf::event_based_actor* self) {

@@ -3,6 +3,7 @@
 #include "actors/node/roles.hpp"
 #include "runtime/config.hpp"
 #include "runtime/node.hpp"
+#include "net/errors.hpp"
 
 #include <cstdio>
 
@@ -18,7 +19,7 @@ int main(int argc, char** argv) {
   }
   auto plan = plan_for(*outcome.config);
   if (!plan) {
-    std::fprintf(stderr, "troupe-node: %s\n", describe(plan.error()).c_str());
+    std::fprintf(stderr, "troupe-node: %s\n", message_of(plan.error()).c_str());
     return 2;
   }
   return run_node(*outcome.config, std::move(*plan));

@@ -1,6 +1,7 @@
 #include "actors/node/roles.hpp"
 
 #include "actors/probe/probe.hpp"
+#include "net/errors.hpp"
 
 #include <algorithm>
 

@@ -1,0 +1,61 @@
+# troupe: the two commands a newcomer needs are `make run` and `make test`.
+# Both install missing Debian packages first (deploy/install-deps.sh).
+
+BUILD     ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS      ?= $(shell nproc)
+NODE      := $(BUILD)/actors/troupe-node
+CTL       := $(BUILD)/cli/troupectl
+
+# ccache and precompiled headers need these to share cached objects.
+export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
+
+.PHONY: all deps configure build test unit integration run bench fuzz sanitize clean
+
+all: build
+
+deps:
+	@deploy/install-deps.sh
+
+$(BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+
+configure: deps $(BUILD)/CMakeCache.txt
+
+build: configure
+	cmake --build $(BUILD) -j$(JOBS)
+
+# Every test: unit tests, then integration tests with real processes.
+test: build
+	cd $(BUILD) && ctest --output-on-failure --timeout 300
+
+unit: build
+	$(BUILD)/tests/troupe_unit_tests
+
+integration: build
+	$(BUILD)/tests/troupe_integration_tests
+
+# One node with every built role, storage in ./data.
+run: build
+	@echo "troupe-node: cluster 127.0.0.1:7400, admin http://127.0.0.1:7480 (/livez, /readyz); Ctrl-C stops it"
+	@echo "try: $(CTL) status; $(CTL) send probe/n1 Ping '{\"payload\":\"hi\"}'"
+	$(NODE) --node-id n1 --role all --listen 127.0.0.1:7400 --data-dir ./data
+
+bench: build
+	bench/run.sh $(BUILD)
+
+# libFuzzer targets (clang); see tests/fuzz/.
+fuzz: deps
+	cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTROUPE_FUZZ=ON \
+	  -DCMAKE_CXX_COMPILER=clang++-14
+	cmake --build build-fuzz -j$(JOBS) --target fuzz_targets
+
+# The unit tests under ASan and UBSan.
+sanitize: deps
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTROUPE_SANITIZE=ON
+	cmake --build build-asan -j$(JOBS) --target troupe_unit_tests
+	UBSAN_OPTIONS=suppressions=$(CURDIR)/tests/ubsan.supp:print_stacktrace=1 \
+	  build-asan/tests/troupe_unit_tests
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz
