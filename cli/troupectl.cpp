@@ -36,8 +36,19 @@ struct options {
 
 using command = std::function<int(client&, const caf::actor&, const options&)>;
 
+// Prints `f` as exactly one line: embedded line breaks (protobuf's JSON
+// errors carry a caret diagram) are folded into spaces.
 int fail(const failure& f) {
-  std::fprintf(stderr, "troupectl: %s\n", f.message.c_str());
+  std::string line;
+  for (char c : f.message) {
+    bool space = c == '\n' || c == '\r' || c == '\t';
+    if (space && (line.empty() || line.back() == ' '))
+      continue;
+    line += space ? ' ' : c;
+  }
+  while (!line.empty() && line.back() == ' ')
+    line.pop_back();
+  std::fprintf(stderr, "troupectl: %s\n", line.c_str());
   return f.code;
 }
 
@@ -147,6 +158,8 @@ int main(int argc, char** argv) {
     std::chrono::milliseconds{defaults::cli_request_timeout}.count());
   CLI::App app{"troupectl: talk to a troupe cluster through any node"};
   app.require_subcommand(1);
+  // Global options may also follow the command: `troupectl actors -o json`.
+  app.fallthrough();
   app.add_option("--endpoint", opts.endpoint,
                  "HOST:PORT of any node's cluster port (env TROUPECTL_ENDPOINT)");
   app.add_option("-o,--output", opts.output, "table or json")

@@ -25,15 +25,19 @@ struct three_nodes {
       INFO(n->node_id() << " log:\n" << n->log());
       REQUIRE(n->wait_ready());
     }
+    INFO("n1 log:\n" << n1->log() << "\nn2 log:\n" << n2->log() << "\nn3 log:\n" << n3->log());
     REQUIRE(eventually([&] { return members_up(*n1) == 3 && members_up(*n3) == 3; }));
   }
 
   static int members_up(node_process& n) {
     auto res = troupectl({"--endpoint", n.cluster_address(), "members", "-o", "json"});
-    if (res.exit_code != 0)
+    if (res.exit_code != 0) {
+      MESSAGE("members via " << n.node_id() << " failed: " << res.err);
       return -1;
+    }
     int up = 0;
-    for (auto& m : json::parse(res.out)["members"])
+    auto doc = json::parse(res.out);
+    for (auto& m : doc["members"])
       up += m["status"] == "MEMBER_STATUS_UP";
     return up;
   }

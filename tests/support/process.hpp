@@ -46,6 +46,13 @@ bool eventually(const std::function<bool()>& pred,
                 std::chrono::milliseconds timeout = std::chrono::seconds{15});
 
 struct node_options {
+  node_options(std::string id, std::string on_host,
+               std::vector<std::string> seed_list = {},
+               std::vector<std::string> extra = {})
+    : node_id(std::move(id)), host(std::move(on_host)),
+      seeds(std::move(seed_list)), extra_args(std::move(extra)) {
+  }
+
   std::string node_id;
   std::string host = "127.0.0.1";
   std::vector<std::string> seeds;       // HOST:PORT
