@@ -1,0 +1,656 @@
+// Why we merge the layers ourselves: CLI11's env and config support gives
+// flag > config file > environment, but operators (and container platforms)
+// expect an environment variable to override a file baked into an image.
+// So CLI11 only parses flags (for its --help and its error messages), and
+// the four layers are merged here, recording where every value came from.
+#include "runtime/config.hpp"
+
+#include "net/errors.hpp"
+#include "runtime/config_file.hpp"
+#include "runtime/defaults.hpp"
+#include "runtime/logging.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <functional>
+
+extern char** environ;
+
+namespace troupe {
+
+namespace {
+
+// -- the settings table ----------------------------------------------------
+
+enum class value_kind { text, integer, list };
+
+// One setting that all three layers can set. --config and --dump-config are
+// handled apart: a config file naming another file would be a loop, and
+// dumping is an action, not a setting.
+struct setting {
+  std::string key;        // file key; also the flag without "--"
+  value_kind kind;
+  std::string value_name; // for --help
+  std::string help;       // for --help, with the default
+  std::function<std::string(const node_config&)> render; // as TOML
+};
+
+std::string quote_list(const std::vector<std::string>& xs) {
+  std::string out = "[";
+  for (const auto& x : xs)
+    out += (out.size() > 1 ? ", " : "") + toml_quote(x);
+  return out + "]";
+}
+
+std::string quote_addresses(const std::vector<host_port>& xs) {
+  std::vector<std::string> texts;
+  for (const auto& x : xs)
+    texts.push_back(x.to_string());
+  return quote_list(texts);
+}
+
+std::string ms(std::chrono::milliseconds x) {
+  return std::to_string(x.count());
+}
+
+const std::vector<setting>& settings() {
+  using namespace defaults;
+  using k = value_kind;
+  using nc = const node_config&;
+  static const std::vector<setting> table{
+    {"node-id", k::text, "ID", "this node's unique name (default: the hostname)",
+     [](nc c) { return toml_quote(c.node_id); }},
+    {"role", k::list, "ROLES",
+     "comma list of edge, cache, consensus, analytics, scheduler, dashboard, "
+     "or all (default: all)",
+     [](nc c) { return quote_list(c.roles); }},
+    {"listen", k::text, "HOST:PORT",
+     "cluster address to bind (default: " + std::string{listen_host} + ":"
+       + std::to_string(cluster_port) + ")",
+     [](nc c) { return toml_quote(c.listen.to_string()); }},
+    {"advertise", k::text, "HOST:PORT",
+     "cluster address peers connect to (default: --listen)",
+     [](nc c) { return toml_quote(c.advertise.to_string()); }},
+    {"seeds", k::list, "LIST",
+     "comma list of HOST:PORT to join (default: none, start alone)",
+     [](nc c) { return quote_addresses(c.seeds); }},
+    {"data-dir", k::text, "DIR",
+     "directory for persistent state (default: " + std::string{data_dir} + ")",
+     [](nc c) { return toml_quote(c.data_dir); }},
+    {"admin-listen", k::text, "HOST:PORT",
+     "admin API address (default: host of --listen, port "
+       + std::to_string(admin_port) + ")",
+     [](nc c) { return toml_quote(c.admin_listen.to_string()); }},
+    {"log-level", k::text, "LEVEL",
+     "trace, debug, info, warn, error or off (default: "
+       + std::string{log_level} + ")",
+     [](nc c) { return toml_quote(c.log_level); }},
+    {"log-format", k::text, "FORMAT",
+     "text or json (default: " + std::string{log_format} + ")",
+     [](nc c) { return toml_quote(c.log_format); }},
+    {"heartbeat-interval-ms", k::integer, "MS",
+     "BASP heartbeat interval (default: " + ms(heartbeat_interval) + ")",
+     [](nc c) { return std::to_string(c.heartbeat_interval_ms); }},
+    {"connection-timeout-ms", k::integer, "MS",
+     "drop a silent peer after this long; must exceed 2x the heartbeat "
+     "interval (default: " + ms(connection_timeout) + ")",
+     [](nc c) { return std::to_string(c.connection_timeout_ms); }},
+    {"mailbox-capacity", k::integer, "N",
+     "messages a named actor may queue (default: "
+       + std::to_string(mailbox_capacity) + ")",
+     [](nc c) { return std::to_string(c.mailbox_capacity); }},
+    {"max-restarts", k::integer, "N",
+     "restarts a supervisor allows per period (default: "
+       + std::to_string(max_restarts) + ")",
+     [](nc c) { return std::to_string(c.max_restarts); }},
+    {"restart-period-ms", k::integer, "MS",
+     "the supervisor's restart period (default: " + ms(restart_period) + ")",
+     [](nc c) { return std::to_string(c.restart_period_ms); }},
+  };
+  return table;
+}
+
+const setting* find_setting(std::string_view key) {
+  for (const auto& s : settings())
+    if (s.key == key)
+      return &s;
+  return nullptr;
+}
+
+std::string env_name(std::string_view key) {
+  std::string out = "TROUPE_";
+  for (char c : key)
+    out += c == '-' ? '_' : static_cast<char>(std::toupper(c));
+  return out;
+}
+
+std::string join(const std::vector<std::string>& xs, std::string_view sep) {
+  std::string out;
+  for (const auto& x : xs)
+    out += (out.empty() ? "" : std::string{sep}) + x;
+  return out;
+}
+
+caf::error invalid(std::string msg) {
+  return make_error(errc::invalid_argument, std::move(msg));
+}
+
+// -- layers --------------------------------------------------------------------
+
+// A value as some layer gave it, before validation.
+struct raw_value {
+  std::string text;
+  std::string origin; // "file", "env" or "flag"
+  std::string where;  // prefix for errors: "--listen", "TROUPE_LISTEN",
+                      // "/etc/troupe.toml:3: listen"
+};
+
+using layer = std::map<std::string, raw_value>;
+
+struct cli_result {
+  layer flags;
+  std::optional<std::string> config_path;
+  bool dump_config = false;
+};
+
+config_outcome finished(int exit_code, std::string output, std::string error) {
+  config_outcome out;
+  out.exit_code = exit_code;
+  out.output = std::move(output);
+  out.error = std::move(error);
+  return out;
+}
+
+// Usage errors exit with 2, like most Unix tools (and unlike CLI11's own
+// codes, which differ per error).
+constexpr int usage_exit_code = 2;
+
+// Returns an outcome when parsing ends the program (help, version, error).
+std::optional<config_outcome> parse_flags(const std::vector<std::string>& args,
+                                          cli_result& out) {
+  CLI::App app{"troupe-node: one node of a troupe cluster.", "troupe-node"};
+  app.footer("Precedence: flags > TROUPE_* environment variables > "
+             "--config file > defaults. See docs/configuration.md.");
+  app.set_version_flag("--version", std::string{defaults::version});
+  std::map<std::string, std::string> values; // references stay valid
+  for (const auto& s : settings())
+    app.add_option("--" + s.key, values[s.key],
+                   s.help + " [" + env_name(s.key) + "]")
+      ->type_name(s.value_name);
+  std::string config_path;
+  auto* config_opt = app.add_option("--config", config_path,
+                                    "TOML config file (default: none) "
+                                    "[TROUPE_CONFIG]")
+                       ->type_name("FILE");
+  app.add_flag("--dump-config", out.dump_config,
+               "print the effective configuration as TOML and exit");
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    return finished(0, app.help(), "");
+  } catch (const CLI::CallForVersion& e) {
+    return finished(0, std::string{e.what()} + "\n", "");
+  } catch (const CLI::ParseError& e) {
+    return finished(usage_exit_code, "",
+                    std::string{e.what()} + " (see troupe-node --help)");
+  }
+  for (const auto& s : settings())
+    if (app.count("--" + s.key) > 0)
+      out.flags[s.key] = {values[s.key], "flag", "--" + s.key};
+  if (config_opt->count() > 0)
+    out.config_path = config_path;
+  return std::nullopt;
+}
+
+// Empty variables count as unset: orchestrators often define a variable
+// with an empty value rather than leaving it out.
+std::optional<std::string> env_value(const std::map<std::string, std::string>& env,
+                                     const std::string& name) {
+  auto i = env.find(name);
+  if (i == env.end() || i->second.empty())
+    return std::nullopt;
+  return i->second;
+}
+
+layer env_layer(const std::map<std::string, std::string>& env) {
+  layer out;
+  for (const auto& s : settings()) {
+    auto name = env_name(s.key);
+    if (auto value = env_value(env, name))
+      out[s.key] = {*value, "env", name};
+  }
+  return out;
+}
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j)
+    row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t substitute = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
+      diagonal = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, substitute});
+    }
+  }
+  return row[b.size()];
+}
+
+std::string unknown_key_message(const std::string& key) {
+  std::vector<std::string> keys;
+  for (const auto& s : settings()) {
+    if (edit_distance(key, s.key) <= 2)
+      return "unknown key '" + key + "' (did you mean '" + s.key + "'?)";
+    keys.push_back(s.key);
+  }
+  return "unknown key '" + key + "' (valid keys: " + join(keys, ", ") + ")";
+}
+
+// Checks the TOML type against the setting's kind and renders the value as
+// the text a flag would carry, so all layers share one validation.
+std::optional<std::string> as_text(value_kind kind, const config_value& x) {
+  if (auto str = std::get_if<std::string>(&x);
+      str && kind != value_kind::integer)
+    return *str;
+  if (auto num = std::get_if<int64_t>(&x); num && kind == value_kind::integer)
+    return std::to_string(*num);
+  if (auto arr = std::get_if<std::vector<std::string>>(&x);
+      arr && kind == value_kind::list)
+    return join(*arr, ",");
+  return std::nullopt;
+}
+
+std::string_view expected_type(value_kind kind) {
+  switch (kind) {
+    case value_kind::integer: return "an integer";
+    case value_kind::list: return "an array of strings or a comma list string";
+    default: return "a string";
+  }
+}
+
+caf::expected<layer> file_layer(const std::string& path) {
+  auto text = read_config_file(path);
+  if (!text)
+    return std::move(text.error());
+  auto entries = parse_config_text(*text, path);
+  if (!entries)
+    return std::move(entries.error());
+  layer out;
+  for (const auto& e : *entries) {
+    auto at = path + ":" + std::to_string(e.line) + ": ";
+    const auto* s = find_setting(e.key);
+    if (!s)
+      return invalid(at + unknown_key_message(e.key));
+    auto value = as_text(s->kind, e.value);
+    if (!value)
+      return invalid(at + "key '" + e.key + "' must be "
+                     + std::string{expected_type(s->kind)} + ", not "
+                     + std::string{type_name(e.value)});
+    out[e.key] = {*value, "file", at + e.key};
+  }
+  return out;
+}
+
+// Picks the config file (flag beats env), reads it and stacks the layers.
+caf::expected<layer> merge_layers(const cli_result& cli,
+                                  const std::map<std::string, std::string>& env,
+                                  node_config& cfg) {
+  auto env_config = env_value(env, "TROUPE_CONFIG");
+  cfg.origin["config"] = cli.config_path ? "flag"
+                         : env_config    ? "env"
+                                         : "default";
+  cfg.config_file = cli.config_path.value_or(env_config.value_or(""));
+  layer merged;
+  if (!cfg.config_file.empty()) {
+    auto file = file_layer(cfg.config_file);
+    if (!file)
+      return std::move(file.error());
+    merged = std::move(*file);
+  }
+  for (auto& [key, value] : env_layer(env))
+    merged[key] = std::move(value);
+  for (const auto& [key, value] : cli.flags)
+    merged[key] = value;
+  return merged;
+}
+
+// -- validation, one setting at a time -----------------------------------
+
+// The value given for `key`, or nullptr for its default; records the origin.
+const raw_value* given(const layer& m, const std::string& key,
+                       node_config& cfg) {
+  auto i = m.find(key);
+  cfg.origin[key] = i == m.end() ? "default" : i->second.origin;
+  return i == m.end() ? nullptr : &i->second;
+}
+
+caf::error invalid(const raw_value& raw, const std::string& problem) {
+  return invalid(raw.where + ": " + problem);
+}
+
+bool valid_node_id(std::string_view id) {
+  auto alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)); };
+  auto tail_ok = [&](char c) {
+    return alnum(c) || c == '.' || c == '_' || c == '-';
+  };
+  return !id.empty() && id.size() <= 63 && alnum(id.front())
+         && std::all_of(id.begin() + 1, id.end(), tail_ok);
+}
+
+std::string local_hostname() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof(buf) - 1) != 0)
+    return {};
+  return buf;
+}
+
+caf::error set_node_id(const layer& m, node_config& cfg) {
+  const auto* raw = given(m, "node-id", cfg);
+  cfg.node_id = raw ? raw->text : local_hostname();
+  if (valid_node_id(cfg.node_id))
+    return caf::none;
+  auto rule = "must match [A-Za-z0-9][A-Za-z0-9._-]{0,62}";
+  if (!raw)
+    return invalid("the default node id is the hostname '" + cfg.node_id
+                   + "', which " + rule + "; set --node-id");
+  return invalid(*raw, "node id '" + cfg.node_id + "' " + rule);
+}
+
+caf::expected<std::vector<std::string>> parse_roles(std::string_view text) {
+  auto valid = known_roles();
+  valid.push_back("all");
+  auto valid_text = " (valid roles: " + join(valid, ", ") + ")";
+  std::vector<std::string> roles;
+  for (size_t pos = 0; pos <= text.size();) {
+    auto comma = std::min(text.find(',', pos), text.size());
+    std::string role{text.substr(pos, comma - pos)};
+    role.erase(0, role.find_first_not_of(' '));
+    role.erase(role.find_last_not_of(' ') + 1);
+    if (role.empty())
+      return invalid("empty role in '" + std::string{text} + "'" + valid_text);
+    if (std::find(valid.begin(), valid.end(), role) == valid.end())
+      return invalid("unknown role '" + role + "'" + valid_text);
+    if (std::find(roles.begin(), roles.end(), role) == roles.end())
+      roles.push_back(role);
+    pos = comma + 1;
+  }
+  if (std::find(roles.begin(), roles.end(), "all") != roles.end())
+    return std::vector<std::string>{"all"};
+  return roles;
+}
+
+caf::error set_roles(const layer& m, node_config& cfg) {
+  const auto* raw = given(m, "role", cfg);
+  if (!raw) {
+    cfg.roles = {"all"};
+    return caf::none;
+  }
+  auto roles = parse_roles(raw->text);
+  if (!roles)
+    return invalid(*raw, message_of(roles.error()));
+  cfg.roles = std::move(*roles);
+  return caf::none;
+}
+
+caf::error set_listen(const layer& m, node_config& cfg) {
+  const auto* raw = given(m, "listen", cfg);
+  if (!raw) {
+    cfg.listen = {std::string{defaults::listen_host}, defaults::cluster_port};
+    return caf::none;
+  }
+  auto addr = parse_host_port(raw->text, defaults::cluster_port);
+  if (!addr)
+    return invalid(*raw, message_of(addr.error()));
+  cfg.listen = std::move(*addr);
+  return caf::none;
+}
+
+// A host-only --advertise keeps the listen port: the usual case is a NAT or
+// container whose outside name differs but whose port is forwarded 1:1.
+caf::error set_advertise(const layer& m, node_config& cfg) {
+  const auto* raw = given(m, "advertise", cfg);
+  cfg.advertise = cfg.listen;
+  if (raw) {
+    auto addr = parse_host_port(raw->text, cfg.listen.port);
+    if (!addr)
+      return invalid(*raw, message_of(addr.error()));
+    cfg.advertise = std::move(*addr);
+  }
+  if (!is_wildcard_host(cfg.advertise.host))
+    return caf::none;
+  auto problem = "advertise address " + cfg.advertise.to_string()
+                 + " is a wildcard that peers cannot connect to; set "
+                   "--advertise (it defaults to --listen)";
+  return raw ? invalid(*raw, problem) : invalid(problem);
+}
+
+caf::error set_seeds(const layer& m, node_config& cfg) {
+  const auto* raw = given(m, "seeds", cfg);
+  cfg.seeds.clear();
+  if (!raw)
+    return caf::none;
+  auto seeds = parse_host_port_list(raw->text, defaults::cluster_port);
+  if (!seeds)
+    return invalid(*raw, message_of(seeds.error()));
+  cfg.seeds = std::move(*seeds);
+  return caf::none;
+}
+
+caf::error set_admin_listen(const layer& m, node_config& cfg) {
+  const auto* raw = given(m, "admin-listen", cfg);
+  auto text = raw ? std::optional<std::string>{raw->text} : std::nullopt;
+  auto addr = resolve_listen_address(text, cfg.listen, defaults::admin_port);
+  if (!addr)
+    return invalid(*raw, message_of(addr.error())); // the default is valid
+  cfg.admin_listen = std::move(*addr);
+  return caf::none;
+}
+
+caf::error set_data_dir(const layer& m, node_config& cfg) {
+  const auto* raw = given(m, "data-dir", cfg);
+  cfg.data_dir = raw ? raw->text : std::string{defaults::data_dir};
+  auto control = [](char c) { return static_cast<unsigned char>(c) < 0x20; };
+  if (!raw || (!cfg.data_dir.empty()
+               && std::none_of(cfg.data_dir.begin(), cfg.data_dir.end(),
+                               control)))
+    return caf::none;
+  return invalid(*raw, "data dir must be a non-empty path without control "
+                       "characters");
+}
+
+caf::error set_choice(const layer& m, node_config& cfg, const std::string& key,
+                      std::string node_config::*field, std::string_view fallback,
+                      const std::vector<std::string>& valid) {
+  const auto* raw = given(m, key, cfg);
+  cfg.*field = raw ? raw->text : std::string{fallback};
+  if (!raw || std::find(valid.begin(), valid.end(), cfg.*field) != valid.end())
+    return caf::none;
+  return invalid(*raw, "unknown value '" + cfg.*field + "' (valid values: "
+                         + join(valid, ", ") + ")");
+}
+
+caf::error set_logging(const layer& m, node_config& cfg) {
+  if (auto err = set_choice(m, cfg, "log-level", &node_config::log_level,
+                            defaults::log_level, known_log_levels()))
+    return err;
+  return set_choice(m, cfg, "log-format", &node_config::log_format,
+                    defaults::log_format, known_log_formats());
+}
+
+bool parse_uint(std::string_view text, uint64_t& out) {
+  auto last = text.data() + text.size();
+  auto [end, ec] = std::from_chars(text.data(), last, out);
+  return !text.empty() && ec == std::errc{} && end == last;
+}
+
+template <class T>
+caf::error set_uint(const layer& m, node_config& cfg, const std::string& key,
+                    T node_config::*field, uint64_t fallback, uint64_t lo,
+                    uint64_t hi) {
+  const auto* raw = given(m, key, cfg);
+  uint64_t value = fallback;
+  if (raw && (!parse_uint(raw->text, value) || value < lo || value > hi))
+    return invalid(*raw, "expected an integer from " + std::to_string(lo)
+                           + " to " + std::to_string(hi) + ", got '"
+                           + raw->text + "'");
+  cfg.*field = static_cast<T>(value);
+  return caf::none;
+}
+
+// A connection must survive one lost heartbeat, else a single delayed
+// packet drops a healthy peer; hence timeout > 2 x interval.
+caf::error check_timeouts(const node_config& cfg) {
+  if (cfg.connection_timeout_ms > 2 * uint64_t{cfg.heartbeat_interval_ms})
+    return caf::none;
+  return invalid("connection-timeout-ms "
+                 + std::to_string(cfg.connection_timeout_ms) + " ("
+                 + cfg.origin.at("connection-timeout-ms")
+                 + ") must exceed twice heartbeat-interval-ms "
+                 + std::to_string(cfg.heartbeat_interval_ms) + " ("
+                 + cfg.origin.at("heartbeat-interval-ms") + ")");
+}
+
+// Bounds: a heartbeat below 10 ms keeps the BASP broker busy with
+// heartbeats; above a minute, failure detection is too slow to matter. Every
+// other bound is a sanity limit against typos (an extra zero or three).
+caf::error set_heartbeat_interval(const layer& m, node_config& cfg) {
+  return set_uint(m, cfg, "heartbeat-interval-ms",
+                  &node_config::heartbeat_interval_ms,
+                  defaults::heartbeat_interval.count(), 10, 60'000);
+}
+
+caf::error set_connection_timeout(const layer& m, node_config& cfg) {
+  auto fallback = std::chrono::milliseconds{defaults::connection_timeout};
+  if (auto err = set_uint(m, cfg, "connection-timeout-ms",
+                          &node_config::connection_timeout_ms,
+                          fallback.count(), 1, 600'000))
+    return err;
+  return check_timeouts(cfg);
+}
+
+caf::error set_mailbox_capacity(const layer& m, node_config& cfg) {
+  return set_uint(m, cfg, "mailbox-capacity", &node_config::mailbox_capacity,
+                  defaults::mailbox_capacity, 1, 100'000'000);
+}
+
+caf::error set_max_restarts(const layer& m, node_config& cfg) {
+  return set_uint(m, cfg, "max-restarts", &node_config::max_restarts,
+                  defaults::max_restarts, 0, 1000);
+}
+
+caf::error set_restart_period(const layer& m, node_config& cfg) {
+  auto fallback = std::chrono::milliseconds{defaults::restart_period};
+  return set_uint(m, cfg, "restart-period-ms", &node_config::restart_period_ms,
+                  fallback.count(), 1, 3'600'000);
+}
+
+// Order matters: advertise and admin-listen default to listen, and the
+// connection timeout is checked against the heartbeat interval.
+caf::error build(const layer& m, node_config& cfg) {
+  using step = caf::error (*)(const layer&, node_config&);
+  for (step f : {set_node_id, set_roles, set_listen, set_advertise,
+                 set_seeds, set_admin_listen, set_data_dir, set_logging,
+                 set_heartbeat_interval, set_connection_timeout,
+                 set_mailbox_capacity, set_max_restarts, set_restart_period})
+    if (auto err = f(m, cfg))
+      return err;
+  return caf::none;
+}
+
+std::string origin_note(const node_config& cfg, const std::string& key) {
+  auto i = cfg.origin.find(key);
+  auto origin = i == cfg.origin.end() ? std::string{"default"} : i->second;
+  if (origin == "env")
+    return "env " + env_name(key);
+  if (origin == "flag")
+    return "flag --" + key;
+  return origin;
+}
+
+} // namespace
+
+bool same_settings(const node_config& x, const node_config& y) {
+  auto tie = [](const node_config& c) {
+    return std::tie(c.node_id, c.roles, c.listen, c.advertise, c.seeds,
+                    c.data_dir, c.admin_listen, c.log_level, c.log_format,
+                    c.heartbeat_interval_ms, c.connection_timeout_ms,
+                    c.mailbox_capacity, c.max_restarts, c.restart_period_ms);
+  };
+  return tie(x) == tie(y);
+}
+
+config_outcome load_node_config(const std::vector<std::string>& args,
+                                const std::map<std::string, std::string>& env) {
+  cli_result cli;
+  if (auto early = parse_flags(args, cli))
+    return std::move(*early);
+  node_config cfg;
+  auto merged = merge_layers(cli, env, cfg);
+  caf::error err = merged ? build(*merged, cfg) : std::move(merged.error());
+  if (err)
+    return finished(usage_exit_code, "", message_of(err));
+  if (cli.dump_config)
+    return finished(0, dump_config(cfg), "");
+  config_outcome out;
+  out.config = std::move(cfg);
+  return out;
+}
+
+config_outcome load_node_config(int argc, const char* const* argv,
+                                const std::map<std::string, std::string>& env) {
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i)
+    args.emplace_back(argv[i]);
+  return load_node_config(args, env);
+}
+
+std::map<std::string, std::string> troupe_environment() {
+  std::map<std::string, std::string> out;
+  for (char** var = environ; var && *var; ++var) {
+    std::string_view entry{*var};
+    auto eq = entry.find('=');
+    if (entry.starts_with("TROUPE_") && eq != std::string_view::npos)
+      out.emplace(entry.substr(0, eq), entry.substr(eq + 1));
+  }
+  return out;
+}
+
+std::string dump_config(const node_config& cfg) {
+  std::string out = "# troupe-node effective configuration; each comment "
+                    "names where the value came from.\n# config file: "
+                    + (cfg.config_file.empty() ? "none" : cfg.config_file)
+                    + "\n";
+  for (const auto& s : settings())
+    out += s.key + " = " + s.render(cfg) + "  # " + origin_note(cfg, s.key)
+           + "\n";
+  return out;
+}
+
+std::vector<std::string> known_roles() {
+  return {"edge", "cache", "consensus", "analytics", "scheduler", "dashboard"};
+}
+
+bool has_role(const node_config& cfg, std::string_view role) {
+  return std::any_of(cfg.roles.begin(), cfg.roles.end(),
+                     [role](const std::string& x) {
+                       return x == role || x == "all";
+                     });
+}
+
+caf::expected<host_port>
+resolve_listen_address(const std::optional<std::string>& value,
+                       const host_port& cluster_listen, uint16_t default_port) {
+  if (!value)
+    return host_port{cluster_listen.host, default_port};
+  return parse_host_port(*value, default_port);
+}
+
+} // namespace troupe

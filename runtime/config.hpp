@@ -1,0 +1,103 @@
+// troupe-node's configuration: command-line flags, TROUPE_* environment
+// variables, a TOML config file and the defaults in runtime/defaults.hpp.
+//
+// Precedence, highest first: flag > environment > config file > default.
+// docs/configuration.md lists every setting, its flag, variable, file key
+// and default, and explains why we merge the layers ourselves.
+#pragma once
+
+#include "net/address.hpp"
+
+#include <caf/expected.hpp>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace troupe {
+
+/// The effective configuration of one troupe-node process. Every field holds
+/// a validated value; `origin` says which layer each one came from.
+struct node_config {
+  std::string node_id;            // [A-Za-z0-9][A-Za-z0-9._-]{0,62}
+  std::vector<std::string> roles; // known role names, no duplicates; or {"all"}
+  host_port listen;               // the cluster (BASP) port
+  host_port advertise;            // what peers connect to; never a wildcard
+  std::vector<host_port> seeds;   // empty: this node starts alone
+  std::string data_dir;
+  host_port admin_listen;
+  std::string config_file;        // empty: no file was read
+  std::string log_level;          // one of known_log_levels()
+  std::string log_format;         // one of known_log_formats()
+  uint32_t heartbeat_interval_ms = 0;
+  uint32_t connection_timeout_ms = 0; // always > 2 * heartbeat_interval_ms
+  uint64_t mailbox_capacity = 0;
+  uint32_t max_restarts = 0;
+  uint32_t restart_period_ms = 0;
+  /// Setting key (file key spelling, e.g. "admin-listen", plus "config")
+  /// -> "default", "file", "env" or "flag".
+  std::map<std::string, std::string> origin;
+};
+
+/// Compares the settings only, ignoring `origin` and `config_file`: two
+/// configs are equal when a node would behave the same.
+bool same_settings(const node_config& x, const node_config& y);
+
+/// What troupe-node's main should do after reading its configuration.
+struct config_outcome {
+  /// Set when the node should start. Empty on errors, --help, --version
+  /// and --dump-config.
+  std::optional<node_config> config;
+  /// Process exit code when `config` is empty: 0 after --help, --version or
+  /// --dump-config; 2 for any configuration error (bad flag or value, unknown
+  /// role or key, unreadable config file).
+  int exit_code = 0;
+  /// Text for stdout (help, version or dumped config), possibly empty.
+  std::string output;
+  /// One line for stderr describing the error, empty on success.
+  std::string error;
+};
+
+/// Loads the configuration from the command line `argc`/`argv` (argv[0] is
+/// the program name) and the environment `env` (only TROUPE_* names are
+/// read; an empty value counts as unset). Reads the file named by --config
+/// or TROUPE_CONFIG, if any; there is no implicit default file. Never prints
+/// and never exits. Typical use in main:
+///   auto out = load_node_config(argc, argv, troupe_environment());
+///   fputs(out.output.c_str(), stdout);
+///   if (!out.error.empty()) fprintf(stderr, "troupe-node: %s\n", ...);
+///   if (!out.config) return out.exit_code;
+config_outcome load_node_config(int argc, const char* const* argv,
+                                const std::map<std::string, std::string>& env);
+
+/// Same, with the arguments after the program name as strings.
+config_outcome load_node_config(const std::vector<std::string>& args,
+                                const std::map<std::string, std::string>& env);
+
+/// Returns the TROUPE_* variables of this process's environment.
+std::map<std::string, std::string> troupe_environment();
+
+/// Renders `cfg` as a TOML config file, every line commented with the
+/// origin of its value. Loading the result with --config gives a config for
+/// which same_settings() holds.
+std::string dump_config(const node_config& cfg);
+
+/// The concrete role names: edge, cache, consensus, analytics, scheduler,
+/// dashboard. "all" is accepted by --role as well and means all of these.
+std::vector<std::string> known_roles();
+
+/// Whether `cfg` asks this node to run `role` (directly or through "all").
+bool has_role(const node_config& cfg, std::string_view role);
+
+/// Resolves a secondary listen address such as --admin-listen, --resp-listen
+/// or --http-listen: with no value, `cluster_listen`'s host and
+/// `default_port`; `HOST` alone gets `default_port`; `HOST:PORT` is taken
+/// as is. Errors: errc::invalid_argument, as parse_host_port.
+caf::expected<host_port>
+resolve_listen_address(const std::optional<std::string>& value,
+                       const host_port& cluster_listen, uint16_t default_port);
+
+} // namespace troupe

@@ -1,1 +1,0 @@
-// Anchor for tests/support.
