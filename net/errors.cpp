@@ -1,6 +1,7 @@
 #include "net/errors.hpp"
 
 #include <caf/deep_to_string.hpp>
+#include <caf/exit_reason.hpp>
 #include <caf/message.hpp>
 #include <caf/sec.hpp>
 

@@ -37,7 +37,8 @@ struct http_server_stats {
 /// `handler` for each request (keep-alive and pipelining supported, answers
 /// in request order; HEAD gets headers only). `host` is an IP address or a
 /// name (resolved here, blocking the caller), bound as given: nodes on
-/// 127.0.0.2 and 127.0.0.3 can share a port. Port 0 picks a free port.
+/// 127.0.0.2 and 127.0.0.3 can share a port. Port 0 picks a free port,
+/// which is not reported back.
 ///
 /// Returns the server's handle, or an `errc::invalid_argument` error whose
 /// text says what to fix, e.g. "cannot listen on 127.0.0.2:7480: address in

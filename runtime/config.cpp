@@ -63,7 +63,8 @@ const std::vector<setting>& settings() {
   using k = value_kind;
   using nc = const node_config&;
   static const std::vector<setting> table{
-    {"node-id", k::text, "ID", "this node's unique name (default: the hostname)",
+    {"node-id", k::text, "ID",
+     "this node's unique name (default: the hostname)",
      [](nc c) { return toml_quote(c.node_id); }},
     {"role", k::list, "ROLES",
      "comma list of edge, cache, consensus, analytics, scheduler, dashboard, "
@@ -140,7 +141,7 @@ caf::error invalid(std::string msg) {
   return make_error(errc::invalid_argument, std::move(msg));
 }
 
-// -- layers --------------------------------------------------------------------
+// -- layers ----------------------------------------------------------------
 
 // A value as some layer gave it, before validation.
 struct raw_value {
@@ -210,8 +211,9 @@ std::optional<config_outcome> parse_flags(const std::vector<std::string>& args,
 
 // Empty variables count as unset: orchestrators often define a variable
 // with an empty value rather than leaving it out.
-std::optional<std::string> env_value(const std::map<std::string, std::string>& env,
-                                     const std::string& name) {
+std::optional<std::string>
+env_value(const std::map<std::string, std::string>& env,
+          const std::string& name) {
   auto i = env.find(name);
   if (i == env.end() || i->second.empty())
     return std::nullopt;
@@ -337,7 +339,9 @@ caf::error invalid(const raw_value& raw, const std::string& problem) {
 }
 
 bool valid_node_id(std::string_view id) {
-  auto alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)); };
+  auto alnum = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0;
+  };
   auto tail_ok = [&](char c) {
     return alnum(c) || c == '.' || c == '_' || c == '-';
   };
@@ -467,7 +471,8 @@ caf::error set_data_dir(const layer& m, node_config& cfg) {
 }
 
 caf::error set_choice(const layer& m, node_config& cfg, const std::string& key,
-                      std::string node_config::*field, std::string_view fallback,
+                      std::string node_config::*field,
+                      std::string_view fallback,
                       const std::vector<std::string>& valid) {
   const auto* raw = given(m, key, cfg);
   cfg.*field = raw ? raw->text : std::string{fallback};

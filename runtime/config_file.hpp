@@ -4,7 +4,8 @@
 //   # comment                    blank lines
 //   key = "basic string"         escapes \" \\ \n \t \r
 //   key = 'literal string'       no escapes
-//   key = 1_000                  decimal integer, optional sign, '_' between digits
+//   key = 1_000                  decimal integer: optional sign, '_' only
+//                                between digits
 //   key = true                   or false
 //   key = ["a", 'b',]            array of strings on one line
 // followed by an optional `# comment`. Keys are bare ([A-Za-z0-9_-]+).

@@ -49,7 +49,8 @@ bool init_logging(const std::string& node_id, const std::string& level,
 /// The logger for `actor_name` (e.g. "probe/n1"), created on first use and
 /// cached. The cache holds at most 4096 names; beyond that, loggers are still
 /// returned but created anew each call, so unbounded name churn (one name per
-/// connection, say) cannot grow memory without limit.
+/// connection, say) cannot grow memory without limit. Uncached loggers follow
+/// later init_logging calls in node id, format and sink, but keep their level.
 std::shared_ptr<spdlog::logger> logger_for(const std::string& actor_name);
 
 } // namespace troupe

@@ -157,8 +157,7 @@ public:
                                   cfg_.admin_listen.port,
                                   admin_handler(ctx_, root_name_));
     if (!http)
-      return "cannot listen on " + cfg_.admin_listen.to_string()
-             + " (admin HTTP): " + describe(http.error());
+      return message_of(http.error()) + " (admin HTTP port)";
     http_ = *http;
     log_->info("node {} up: cluster {} (advertised {}), admin http://{}, "
                "data {}, incarnation {}, roles [{}]",

@@ -121,7 +121,8 @@ TEST_CASE("address: rejected forms name the problem") {
   };
   CHECK_EQ(error("x:99999"), "bad address 'x:99999': port must be 1-65535");
   CHECK_EQ(error("x:0"), "bad address 'x:0': port must be 1-65535");
-  CHECK_EQ(error("x:http"), "bad address 'x:http': port 'http' is not a number");
+  CHECK_EQ(error("x:http"),
+           "bad address 'x:http': port 'http' is not a number");
   CHECK_EQ(error("x:-1"), "bad address 'x:-1': port '-1' is not a number");
   CHECK_EQ(error("x:"), "bad address 'x:': missing port after ':'");
   CHECK_EQ(error(":7400"), "bad address ':7400': missing host");
@@ -130,11 +131,13 @@ TEST_CASE("address: rejected forms name the problem") {
            "bad address '::1': IPv6 addresses need brackets, e.g. "
            "'[::1]:7400'");
   CHECK_EQ(error("[::1"), "bad address '[::1': missing ']' after IPv6 address");
-  CHECK_EQ(error("[::1]7400"), "bad address '[::1]7400': expected ':' after ']'");
+  CHECK_EQ(error("[::1]7400"),
+           "bad address '[::1]7400': expected ':' after ']'");
   CHECK_EQ(error("[host]:1"),
            "bad address '[host]:1': not an IPv6 address inside '[...]'");
   CHECK(error("a b:1").find("host may only contain") != std::string::npos);
-  CHECK(error(std::string(254, 'a')).find("longer than 253") != std::string::npos);
+  CHECK(error(std::string(254, 'a')).find("longer than 253")
+        != std::string::npos);
 }
 
 TEST_CASE("address: port zero only when allowed") {
@@ -164,7 +167,7 @@ TEST_CASE("address: lists") {
   CHECK_EQ(text_of(bad.error()), "bad address 'b:99999': port must be 1-65535");
 }
 
-// -- config file syntax ----------------------------------------------------------
+// -- config file syntax -----------------------------------------------------
 
 TEST_CASE("config file: accepted TOML subset") {
   auto text = "\xEF\xBB\xBF# comment\r\n"
@@ -430,7 +433,7 @@ TEST_CASE("config: log level and format are validated") {
            "json)");
 }
 
-// -- node config: files ------------------------------------------------------------
+// -- node config: files -----------------------------------------------------
 
 TEST_CASE("config: unreadable config file") {
   CHECK_EQ(load_error({"--config", "/nonexistent/x.toml"}),
@@ -482,7 +485,7 @@ TEST_CASE("config: the sample deploy/troupe.toml loads and mirrors defaults") {
   CHECK_EQ(cfg.origin.at("mailbox-capacity"), "file");
 }
 
-// -- node config: command line -------------------------------------------------
+// -- node config: command line ----------------------------------------------
 
 TEST_CASE("config: --help, --version and bad flags") {
   auto help = load({"--help"});
@@ -506,7 +509,7 @@ TEST_CASE("config: argc/argv entry point") {
   CHECK_EQ(out.config->roles, std::vector<std::string>{"cache"});
 }
 
-// -- dump ------------------------------------------------------------------------------
+// -- dump -------------------------------------------------------------------
 
 TEST_CASE("config: --dump-config prints TOML with origins and exits 0") {
   temp_file file{"max-restarts = 7\n"};

@@ -52,7 +52,7 @@ struct item_schema {
     f->set_label(pb::FieldDescriptorProto::LABEL_OPTIONAL);
   }
 
-  std::unique_ptr<pb::Message> make() const {
+  std::unique_ptr<pb::Message> make() {
     return std::unique_ptr<pb::Message>{factory.GetPrototype(desc)->New()};
   }
 };
@@ -83,7 +83,8 @@ struct caf_fixture {
 TEST_CASE("envelope: a generated message survives CAF serialization") {
   caf_fixture f;
   v1::Ping ping;
-  ping.set_payload(std::string("bin\0ary\xff", 8));
+  // proto3 strings must be UTF-8; an embedded NUL must still survive.
+  ping.set_payload(std::string("nul\0in \xc3\xa9", 9));
   auto out = f.through_caf(pack(ping));
   CHECK(out.type == "troupe.v1.Ping");
   auto back = unpack<v1::Ping>(out);

@@ -549,7 +549,7 @@ TEST_CASE("http server: 431 and 414 are answered, then the connection closes") {
   ::close(fd);
 }
 
-TEST_CASE("http server: a busy port is a clear error") {
+TEST_CASE("http server: a busy port or a bad address is a clear error") {
   server_fixture fix;
   caf::actor_system_config cfg;
   cfg.load<caf::io::middleman>();
@@ -563,16 +563,29 @@ TEST_CASE("http server: a busy port is a clear error") {
              + std::to_string(fix.port)
              + ": address in use; stop the other process or choose another "
                "port");
-  auto bad = spawn_http_server(sys, "not an address", 0, handler);
-  REQUIRE_FALSE(bad);
-  CHECK(describe(bad.error())
-          .find("cannot listen on not an address:0: cannot "
-                "resolve host")
+  auto empty = spawn_http_server(sys, "", 0, handler);
+  REQUIRE_FALSE(empty);
+  CHECK(describe(empty.error()).find("cannot listen on :0: no host given")
         != std::string::npos);
   auto foreign = spawn_http_server(sys, "192.0.2.1", 0, handler);
   REQUIRE_FALSE(foreign);
   CHECK(describe(foreign.error()).find("address not available")
         != std::string::npos);
+}
+
+TEST_CASE("http server: nodes on different loopback hosts share a port") {
+  caf::actor_system_config cfg;
+  cfg.load<caf::io::middleman>();
+  caf::actor_system sys{cfg};
+  auto handler = [](const http_request&) { return http_response{}; };
+  auto port = free_port();
+  auto node2 = spawn_http_server(sys, "127.0.0.2", port, handler);
+  auto node3 = spawn_http_server(sys, "127.0.0.3", port, handler);
+  CHECK(node2);
+  CHECK(node3);
+  for (auto& server : {node2, node3})
+    if (server)
+      caf::anon_send_exit(*server, caf::exit_reason::user_shutdown);
 }
 
 TEST_CASE("http server: max_connections, idle timeout, shutdown") {

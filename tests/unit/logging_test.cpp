@@ -88,7 +88,8 @@ TEST_CASE("log: json is one valid object per line, escaped") {
   CHECK_EQ(obj.at("msg"),
            "say \"hi\"\\ \nnext\r\t\x01\x1f end \xEF\xBF\xBD\xEF\xBF\xBD ok");
   CHECK(lines[0].starts_with(R"({"ts":")"));
-  CHECK(lines[0].find(R"(","level":"error","node":"n1","actor":"probe/n1","msg":)")
+  CHECK(lines[0].find(R"(","level":"error","node":"n1",)"
+                      R"("actor":"probe/n1","msg":)")
         != std::string::npos);
   auto second = nlohmann::json::parse(lines[1]);
   CHECK_EQ(second.at("actor"), "act\"or\n");

@@ -26,10 +26,17 @@ TEST_CASE("mailbox_gate bounds deliveries and counts drops") {
 
 TEST_CASE("local_actors routes only gated names and erases whole subtrees") {
   local_actors table;
-  table.upsert({.name = "sup/n1", .type = "supervisor"});
-  table.upsert({.name = "sup/n1/system", .type = "supervisor", .parent = "sup/n1"});
-  table.upsert({.name = "probe/n1", .type = "probe", .parent = "sup/n1/system",
-                .gate = std::make_shared<mailbox_gate>(10)});
+  auto entry = [](std::string name, std::string parent,
+                  std::shared_ptr<mailbox_gate> gate = nullptr) {
+    local_actor_entry e;
+    e.name = std::move(name);
+    e.parent = std::move(parent);
+    e.gate = std::move(gate);
+    return e;
+  };
+  table.upsert(entry("sup/n1", ""));
+  table.upsert(entry("sup/n1/system", "sup/n1"));
+  table.upsert(entry("probe/n1", "sup/n1/system", std::make_shared<mailbox_gate>(10)));
   CHECK(table.find_route("probe/n1").has_value());
   CHECK_FALSE(table.find_route("sup/n1").has_value());
   CHECK(table.routable_names() == std::vector<std::string>{"probe/n1"});
