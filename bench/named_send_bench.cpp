@@ -12,8 +12,9 @@
 //     caf       the envelope straight to a published bare echo actor
 // Every echo does the same protobuf work (unpack Ping, pack Pong), so the
 // ratios show the runtime's own cost: name lookup, gate, handler dispatch and
-// the gateway hop. Each scenario runs --runs times, rotating which path goes
-// first, and the medians are compared. docs/bench-named-send.md has results.
+// the gateway hop. Each scenario runs --runs times; within a run the paths
+// take turns in --blocks rounds (so background load hits them alike), and the
+// medians over runs are compared. docs/bench-named-send.md has results.
 #include "actors/probe/probe.hpp"
 #include "net/envelope.hpp"
 #include "runtime/caf_setup.hpp"
@@ -105,7 +106,7 @@ struct sample {
   double p99_us = 0;
 };
 
-// -- the server child, and killing it whatever happens --------------------------
+// -- the server child, and killing it whatever happens -----------------------
 
 std::atomic<pid_t> server_pid{0};
 
@@ -128,7 +129,7 @@ extern "C" void on_stop_signal(int sig) {
   std::_Exit(2);
 }
 
-// -- the measured actors: echo and sink, in a troupe and a bare version ----------
+// -- the measured actors: echo and sink, in a troupe and a bare version ------
 
 v1::Pong echo_answer(const v1::Ping& ping) {
   return probe::answer(ping, "bench", "echo", 1);
@@ -206,7 +207,7 @@ void host_named(node_context& ctx, const std::string& name, caf::actor handle,
   ctx.table->upsert(std::move(entry));
 }
 
-// -- paths: how one request or one send travels ------------------------------------
+// -- paths: how one request or one send travels ------------------------------
 
 // self->request(actor, timeout, envelope): bare CAF, local or to a proxy.
 struct bare_path {
@@ -264,7 +265,7 @@ struct named_send {
   }
 };
 
-// -- the driver actors ----------------------------------------------------------------
+// -- the driver actors -------------------------------------------------------
 
 // Hands one measurement from a driver actor to the main thread.
 class completion {
@@ -481,7 +482,7 @@ caf::behavior oneway_driver(oneway_actor<Send>* self, Send send, uint64_t total,
   };
 }
 
-// -- running measurements from the main thread ------------------------------------------
+// -- running measurements from the main thread -------------------------------
 
 measurement await(completion& done, const std::string& what, const options& opts) {
   auto result = done.wait(std::chrono::seconds{opts.max_seconds});
@@ -495,7 +496,7 @@ measurement await(completion& done, const std::string& what, const options& opts
 
 template <class Path>
 measurement measure_rtt(caf::actor_system& sys, Path path, size_t n,
-                   const options& opts, const std::string& what) {
+                        const options& opts, const std::string& what) {
   auto done = std::make_shared<completion>();
   sys.spawn(rtt_driver<Path>, std::move(path), n, done);
   return await(*done, what, opts);
@@ -522,7 +523,7 @@ measurement measure_oneway(caf::actor_system& sys, Send send,
   return await(*done, what, opts);
 }
 
-// -- results ------------------------------------------------------------------------
+// -- results -----------------------------------------------------------------
 
 std::string format_value(double x) {
   char buf[32];
@@ -733,7 +734,7 @@ envelope make_ping(size_t payload_bytes) {
   return pack(ping);
 }
 
-// -- context: single-threaded cost of each piece of the named path -----------------
+// -- context: single-threaded cost of each piece of the named path -----------
 
 // Best of three, as the machine is shared: the minimum is the cost itself,
 // the rest is other processes.
@@ -782,7 +783,9 @@ void print_component_costs(const envelope& ping) {
   auto gated = ns_per_op(n, [&] { hits += gate->try_enter(); gate->leave(); });
   proto_handlers handlers;
   handlers.on<v1::Ping>([](const v1::Ping& p) { return echo_answer(p); });
-  auto dispatched = ns_per_op(m, [&] { hits += static_cast<bool>(handlers.dispatch(ping)); });
+  auto dispatched = ns_per_op(m, [&] {
+    hits += static_cast<bool>(handlers.dispatch(ping));
+  });
   auto bare = ns_per_op(m, [&] {
     if (auto p = unpack<v1::Ping>(ping))
       hits += pack(echo_answer(*p)).bytes.size();
@@ -808,7 +811,7 @@ void print_payload_sizes(caf::actor_system& sys, const envelope& ping) {
               ping.type.size(), ping.bytes.size());
 }
 
-// -- local scenarios -----------------------------------------------------------------------
+// -- local scenarios ---------------------------------------------------------
 
 measurement oneway_troupe(caf::actor_system& sys, const node_context_ptr& ctx,
                           const envelope& ping, const options& opts,
@@ -871,7 +874,7 @@ void run_local(caf::actor_system& sys, const options& opts, report& rep) {
   caf::anon_send_exit(bare, caf::exit_reason::user_shutdown);
 }
 
-// -- the server process ----------------------------------------------------------------------
+// -- the server process ------------------------------------------------------
 
 // The server's actors: a gateway whose table holds a named echo, and a bare
 // echo with the same protobuf work.
@@ -1011,7 +1014,7 @@ void stop_server(server_handle& server) {
   ::waitpid(server.pid, nullptr, 0);
 }
 
-// -- remote scenarios ---------------------------------------------------------------------------
+// -- remote scenarios --------------------------------------------------------
 
 caf::actor connect(caf::actor_system& sys, uint16_t port) {
   auto handle = sys.middleman().remote_actor("127.0.0.1", port);
@@ -1049,20 +1052,22 @@ void remote_run(caf::actor_system& sys, const remote_paths& p,
   auto first = measure_rtt(sys, p.named, 1, opts, "remote first resolve");
   rep.add_info("first_resolve_us", static_cast<double>(first.latency_ns[0]) / 1e3);
   auto n = per_block(opts.remote_rtt_n, opts);
+  auto rtt = [&](const auto& path, const char* what) -> std::function<measurement()> {
+    return [&, what] { return measure_rtt(sys, path, n, opts, what); };
+  };
   interleaved("remote.rtt",
-              {
-                {"gateway", [&] { return measure_rtt(sys, p.gateway, n, opts, "remote.rtt gateway"); }},
-                {"named", [&] { return measure_rtt(sys, p.named, n, opts, "remote.rtt named"); }},
-                {"caf", [&] { return measure_rtt(sys, p.caf, n, opts, "remote.rtt caf"); }},
-              },
+              {{"gateway", rtt(p.gateway, "remote.rtt gateway")},
+               {"named", rtt(p.named, "remote.rtt named")},
+               {"caf", rtt(p.caf, "remote.rtt caf")}},
               run, opts, rep);
   auto m = per_block(opts.pipelined_n, opts);
+  auto piped = [&](const auto& path, const char* what) -> std::function<measurement()> {
+    return [&, what] { return measure_pipelined(sys, path, m, opts, what); };
+  };
   interleaved("remote.pipelined",
-              {
-                {"gateway", [&] { return measure_pipelined(sys, p.gateway, m, opts, "remote.pipelined gateway"); }},
-                {"named", [&] { return measure_pipelined(sys, p.named, m, opts, "remote.pipelined named"); }},
-                {"caf", [&] { return measure_pipelined(sys, p.caf, m, opts, "remote.pipelined caf"); }},
-              },
+              {{"gateway", piped(p.gateway, "remote.pipelined gateway")},
+               {"named", piped(p.named, "remote.pipelined named")},
+               {"caf", piped(p.caf, "remote.pipelined caf")}},
               run, opts, rep);
 }
 
@@ -1086,7 +1091,7 @@ void run_remote(caf::actor_system& sys, const options& opts, report& rep) {
   stop_server(server);
 }
 
-// -- main ------------------------------------------------------------------------------------------
+// -- main --------------------------------------------------------------------
 
 // The machine is shared: the load average says how much.
 void print_load(const char* when) {
@@ -1137,22 +1142,35 @@ int run_client(const options& opts) {
 }
 
 void add_options(CLI::App& app, options& opts) {
-  app.add_option("--role", opts.role, "client (measures) or server (spawned by the client)")
-    ->check(CLI::IsMember({"client", "server"}));
+  using CLI::IsMember;
+  using CLI::PositiveNumber;
+  using CLI::Range;
+  app.add_option("--role", opts.role, "client (measures) or server (the client starts it)")
+    ->check(IsMember({"client", "server"}));
   app.add_option("--only", opts.only, "local, remote or all")
-    ->check(CLI::IsMember({"local", "remote", "all"}));
-  app.add_option("--port", opts.port, "server's gateway port (bare echo: port+1); 0 = any");
-  app.add_option("--runs", opts.runs, "repetitions of each scenario")->check(CLI::Range(1, 100));
-  app.add_option("--blocks", opts.blocks, "rounds per run; the paths take turns each round")->check(CLI::Range(1, 1000));
-  app.add_option("--local-rtt-n", opts.local_rtt_n, "local round trips per run")->check(CLI::PositiveNumber);
-  app.add_option("--oneway-n", opts.oneway_n, "local one-way messages per run")->check(CLI::PositiveNumber);
-  app.add_option("--oneway-window", opts.oneway_window, "one-way ack interval")->check(CLI::PositiveNumber);
-  app.add_option("--remote-rtt-n", opts.remote_rtt_n, "remote round trips per run")->check(CLI::PositiveNumber);
-  app.add_option("--pipelined-n", opts.pipelined_n, "remote pipelined requests per run")->check(CLI::PositiveNumber);
-  app.add_option("--window", opts.pipeline_window, "requests in flight when pipelined")->check(CLI::PositiveNumber);
-  app.add_option("--warmup-n", opts.warmup_n, "round trips per path before measuring")->check(CLI::PositiveNumber);
-  app.add_option("--payload", opts.payload_bytes, "Ping payload bytes")->check(CLI::Range(0, 1 << 20));
-  app.add_option("--max-seconds", opts.max_seconds, "abort if one measurement takes longer")->check(CLI::Range(1, 3600));
+    ->check(IsMember({"local", "remote", "all"}));
+  app.add_option("--port", opts.port, "server's gateway port, bare echo port+1; 0 = any");
+  app.add_option("--runs", opts.runs, "runs of each scenario")->check(Range(1, 100));
+  app.add_option("--blocks", opts.blocks, "rounds per run; paths take turns each round")
+    ->check(Range(1, 1000));
+  app.add_option("--local-rtt-n", opts.local_rtt_n, "local round trips per run")
+    ->check(PositiveNumber);
+  app.add_option("--oneway-n", opts.oneway_n, "local one-way messages per run")
+    ->check(PositiveNumber);
+  app.add_option("--oneway-window", opts.oneway_window, "one-way ack interval")
+    ->check(PositiveNumber);
+  app.add_option("--remote-rtt-n", opts.remote_rtt_n, "remote round trips per run")
+    ->check(PositiveNumber);
+  app.add_option("--pipelined-n", opts.pipelined_n, "remote pipelined requests per run")
+    ->check(PositiveNumber);
+  app.add_option("--window", opts.pipeline_window, "requests in flight when pipelined")
+    ->check(PositiveNumber);
+  app.add_option("--warmup-n", opts.warmup_n, "round trips per path before measuring")
+    ->check(PositiveNumber);
+  app.add_option("--payload", opts.payload_bytes, "Ping payload bytes")
+    ->check(Range(0, 1 << 20));
+  app.add_option("--max-seconds", opts.max_seconds, "abort if one block takes longer")
+    ->check(Range(1, 3600));
 }
 
 } // namespace

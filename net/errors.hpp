@@ -59,7 +59,9 @@ inline caf::error make_error(errc x, std::string what = {}) {
 
 /// Returns whether `err` is the troupe error `x`.
 inline bool is(const caf::error& err, errc x) {
-  return err.category() == error_category
+  // An empty error has no category in CAF 0.17.6 (category() would
+  // dereference null), so test for emptiness first.
+  return err && err.category() == error_category
          && err.code() == static_cast<uint8_t>(x);
 }
 

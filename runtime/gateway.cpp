@@ -39,7 +39,7 @@ caf::result<envelope> route(gateway_actor* self, const std::string& name,
     return make_error(errc::not_hosted_here,
                       name + " is not hosted on " + ctx.self.node_id);
   if (!target->handle)
-    return make_error(errc::mailbox_full, name + " is restarting; retry");
+    return not_running(ctx, name);
   if (!target->gate->try_enter())
     return make_error(errc::mailbox_full, "mailbox of " + name + " is full");
   self->delegate(target->handle, std::move(msg));
@@ -53,7 +53,7 @@ caf::result<envelope> kill_local(gateway_actor* self, const std::string& name) {
     return make_error(errc::not_hosted_here,
                       name + " is not hosted on " + ctx.self.node_id);
   if (!entry->handle)
-    return make_error(errc::mailbox_full, name + " is restarting; retry");
+    return not_running(ctx, name);
   logger_for("gateway")->info("kill {} requested", name);
   caf::anon_send_exit(entry->handle, caf::exit_reason::kill);
   v1::KillReport report;

@@ -26,7 +26,7 @@ caf::error try_local(caf::event_based_actor* self, const node_context_ptr& ctx,
     return caf::none;
   handled = true;
   if (!route->handle)
-    return make_error(errc::mailbox_full, name + " is restarting; retry");
+    return not_running(*ctx, name);
   if (!route->gate->try_enter())
     return make_error(errc::mailbox_full, "mailbox of " + name + " is full");
   self->request(route->handle, timeout, std::move(msg))
@@ -56,6 +56,14 @@ void remote_request(caf::event_based_actor* self, const node_context_ptr& ctx,
 }
 
 } // namespace
+
+caf::error not_running(const node_context& ctx, const std::string& name) {
+  auto entry = ctx.table->find(name);
+  if (entry && entry->status == "stopped")
+    return make_error(errc::no_such_actor,
+                      name + " is stopped on " + ctx.self.node_id);
+  return make_error(errc::mailbox_full, name + " is restarting; retry");
+}
 
 void request_by_name(caf::event_based_actor* self, const node_context_ptr& ctx,
                      const std::string& name, envelope msg,

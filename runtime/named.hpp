@@ -33,6 +33,12 @@ void request_by_name(caf::event_based_actor* self, const node_context_ptr& ctx,
                      std::chrono::milliseconds timeout, reply_handler on_reply,
                      error_handler on_error);
 
+/// The error for a name that is known here but has no running incarnation:
+/// mailbox_full ("retry soon") between a crash and its restart, or
+/// no_such_actor when it is stopped for good (a finished transient child,
+/// a role that escalated to the top).
+caf::error not_running(const node_context& ctx, const std::string& name);
+
 /// Sends `msg` to `name` without waiting for an answer. Failures (unknown
 /// name, full mailbox) are counted by the target's gate or logged, never
 /// reported to the caller; use request_by_name when the outcome matters.
