@@ -626,21 +626,33 @@ const comparison comparisons[] = {
    false},
 };
 
+// Runs are paired: both paths of one run took turns within seconds of each
+// other, so comparing run by run cancels most of the background load.
+template <class F>
+std::vector<double> per_run(const report& rep, const char* troupe,
+                            const char* caf, F f) {
+  auto& ts = *rep.find(troupe);
+  auto& cs = *rep.find(caf);
+  std::vector<double> result;
+  for (size_t i = 0; i < std::min(ts.size(), cs.size()); ++i)
+    result.push_back(f(ts[i], cs[i]));
+  return result;
+}
+
 void print_metric_line(const report& rep, const comparison& c, const metric& m) {
-  auto& ts = *rep.find(c.troupe_key);
-  auto& cs = *rep.find(c.caf_key);
   auto t = *rep.median_of(c.troupe_key, m);
   auto b = *rep.median_of(c.caf_key, m);
-  // Runs are paired (same run, adjacent in time); their ratios show the noise.
-  std::vector<double> ratios;
-  for (size_t i = 0; i < std::min(ts.size(), cs.size()); ++i)
-    ratios.push_back(m.get(ts[i]) / m.get(cs[i]));
+  auto ratios = per_run(rep, c.troupe_key, c.caf_key,
+                        [&](const sample& x, const sample& y) {
+                          return m.get(x) / m.get(y);
+                        });
   auto [lo, hi] = std::minmax_element(ratios.begin(), ratios.end());
   auto name = std::string{c.name} + "." + m.suffix;
-  std::printf("%-32s troupe=%-9s caf=%-9s ratio=%.2f  (%s is better; per-run "
-              "ratios %.2f..%.2f)\n",
+  std::printf("%-32s troupe=%-9s caf=%-9s ratio=%.2f  (%s is better; per run: "
+              "median %.2f, range %.2f..%.2f)\n",
               name.c_str(), format_value(t).c_str(), format_value(b).c_str(),
-              t / b, m.higher_is_better ? "higher" : "lower", *lo, *hi);
+              t / b, m.higher_is_better ? "higher" : "lower", median(ratios),
+              *lo, *hi);
 }
 
 void print_comparisons(const report& rep) {
@@ -665,21 +677,25 @@ void print_cost_line(const report& rep, const char* label, const char* troupe,
   if (rep.find(troupe) == nullptr || rep.find(caf) == nullptr)
     return;
   if (latency) {
-    auto t = *rep.median_of(troupe, latency_metrics[1]);
-    auto b = *rep.median_of(caf, latency_metrics[1]);
-    std::printf("  %-34s %+.2f us per round trip (mean %s vs %s us)\n", label,
-                t - b, format_value(t).c_str(), format_value(b).c_str());
+    auto mean = median(per_run(rep, troupe, caf, [](const sample& x, const sample& y) {
+      return x.mean_us - y.mean_us;
+    }));
+    auto p50 = median(per_run(rep, troupe, caf, [](const sample& x, const sample& y) {
+      return x.p50_us - y.p50_us;
+    }));
+    std::printf("  %-34s %+.2f us mean, %+.2f us p50 per round trip\n", label,
+                mean, p50);
     return;
   }
-  auto t = *rep.median_of(troupe, throughput_metrics[0]);
-  auto b = *rep.median_of(caf, throughput_metrics[0]);
-  std::printf("  %-34s %+.0f ns per %s (%s vs %s per s)\n", label,
-              1e9 / t - 1e9 / b, unit, format_value(t).c_str(),
-              format_value(b).c_str());
+  auto ns = median(per_run(rep, troupe, caf, [](const sample& x, const sample& y) {
+    return 1e9 / x.per_second - 1e9 / y.per_second;
+  }));
+  std::printf("  %-34s %+.0f ns per %s\n", label, ns, unit);
 }
 
 void print_summary(const report& rep, const options& opts) {
-  std::printf("\n== summary (medians of %d runs): extra cost of the troupe path ==\n",
+  std::printf("\n== summary: extra cost of the troupe path (median over %d "
+              "runs of the per-run difference) ==\n",
               opts.runs);
   print_cost_line(rep, "local request_by_name", "local.rtt/troupe",
                   "local.rtt/caf", true);
@@ -1145,7 +1161,7 @@ void add_options(CLI::App& app, options& opts) {
   using CLI::IsMember;
   using CLI::PositiveNumber;
   using CLI::Range;
-  app.add_option("--role", opts.role, "client (measures) or server (the client starts it)")
+  app.add_option("--role", opts.role, "client (measures) or server (started by it)")
     ->check(IsMember({"client", "server"}));
   app.add_option("--only", opts.only, "local, remote or all")
     ->check(IsMember({"local", "remote", "all"}));
