@@ -140,3 +140,18 @@ TEST_CASE("a node that dies is marked down and its names stop resolving") {
   CHECK(res.exit_code == 1);
   CHECK(res.err.find("probe/n3") != std::string::npos);
 }
+
+TEST_CASE("BASP heartbeats turn a hung node into a down member") {
+  // A SIGSTOPped process keeps its TCP connections open; only heartbeats
+  // notice it (CAF 0.17 turns them off by default).
+  three_nodes c{{"--heartbeat-interval-ms", "100", "--connection-timeout-ms", "1000"}};
+  REQUIRE(c.n3->signal(SIGSTOP));
+  auto start = std::chrono::steady_clock::now();
+  REQUIRE(eventually([&] { return three_nodes::members_up(*c.n1) == 2; },
+                     std::chrono::seconds{10}));
+  auto took = std::chrono::steady_clock::now() - start;
+  MESSAGE("hung node detected after "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+  CHECK(took < std::chrono::seconds{5});
+  REQUIRE(c.n3->signal(SIGCONT));
+}

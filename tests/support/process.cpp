@@ -241,6 +241,10 @@ bool node_process::running() {
   return true;
 }
 
+bool node_process::signal(int sig) {
+  return running() && kill(pid_, sig) == 0;
+}
+
 bool node_process::wait_ready(std::chrono::milliseconds timeout) {
   return eventually(
     [&] {

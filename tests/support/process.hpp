@@ -81,6 +81,8 @@ public:
   std::optional<int> wait_exit(std::chrono::milliseconds timeout);
 
   bool running();
+  /// Sends `sig` (e.g. SIGSTOP) without waiting; false if not running.
+  bool signal(int sig);
   const std::string& node_id() const { return opts_.node_id; }
   std::string cluster_address() const;
   const std::string& host() const { return opts_.host; }

@@ -12,6 +12,8 @@
 
 using namespace troupe;
 
+std::string unit_test_log_level(); // tests/unit/main.cpp
+
 namespace {
 
 // Routes troupe's loggers into a string for one test, then back to stderr.
@@ -24,9 +26,10 @@ struct captured_log {
     REQUIRE_MESSAGE(init_logging("n1", level, format, err, sink), err);
   }
 
+  // Back to what tests/unit/main.cpp set up: quiet unless asked.
   ~captured_log() {
     std::string err;
-    init_logging("-", "info", "text", err);
+    init_logging("-", unit_test_log_level(), "text", err);
   }
 
   std::vector<std::string> lines() {
