@@ -66,8 +66,8 @@ using namespace std::chrono_literals;
 
 struct options {
   std::string role = "client";
-  std::string only = "all";   // local, remote or all
-  uint16_t port = 0;          // server's gateway port; the bare echo gets port+1
+  std::string only = "all"; // local, remote or all
+  uint16_t port = 0;        // server's gateway port; the bare echo gets port+1
   int runs = 5;
   size_t blocks = 10; // each run interleaves the paths in this many rounds
   size_t local_rtt_n = 100000;
@@ -77,8 +77,8 @@ struct options {
   size_t pipelined_n = 200000;
   size_t pipeline_window = 64;
   size_t warmup_n = 2000;
-  size_t payload_bytes = 16;  // Ping.payload
-  int max_seconds = 60;       // bound on every single measurement
+  size_t payload_bytes = 16; // Ping.payload
+  int max_seconds = 60;      // bound on every single measurement
 };
 
 // What a driver actor measured: `count` round trips or messages in
@@ -146,12 +146,12 @@ caf::behavior troupe_echo(caf::event_based_actor*,
 // Bare echo: the same protobuf work in a plain CAF handler.
 caf::behavior bare_echo(caf::event_based_actor*) {
   return {
-    [](const envelope& env) -> caf::result<envelope> {
-      auto ping = unpack<v1::Ping>(env);
-      if (!ping)
-        return std::move(ping.error());
-      return pack(echo_answer(*ping));
-    },
+      [](const envelope& env) -> caf::result<envelope> {
+        auto ping = unpack<v1::Ping>(env);
+        if (!ping)
+          return std::move(ping.error());
+        return pack(echo_answer(*ping));
+      },
   };
 }
 
@@ -184,13 +184,13 @@ caf::behavior troupe_sink(caf::event_based_actor*,
 caf::behavior bare_sink(caf::event_based_actor*,
                         std::shared_ptr<sink_counter> counter) {
   return {
-    [counter](const envelope& env) -> caf::result<envelope> {
-      auto ping = unpack<v1::Ping>(env);
-      if (!ping)
-        return std::move(ping.error());
-      count_one(*counter);
-      return pack(v1::Empty{});
-    },
+      [counter](const envelope& env) -> caf::result<envelope> {
+        auto ping = unpack<v1::Ping>(env);
+        if (!ping)
+          return std::move(ping.error());
+        count_one(*counter);
+        return pack(v1::Empty{});
+      },
   };
 }
 
@@ -217,7 +217,7 @@ struct bare_path {
   void ask(caf::event_based_actor* self, OnReply on_reply,
            OnError on_error) const {
     self->request(target, defaults::request_timeout, msg)
-      .then(std::move(on_reply), std::move(on_error));
+        .then(std::move(on_reply), std::move(on_error));
   }
 };
 
@@ -231,7 +231,7 @@ struct gateway_path {
   void ask(caf::event_based_actor* self, OnReply on_reply,
            OnError on_error) const {
     self->request(gateway, defaults::request_timeout, route_atom_v, name, msg)
-      .then(std::move(on_reply), std::move(on_error));
+        .then(std::move(on_reply), std::move(on_error));
   }
 };
 
@@ -288,7 +288,8 @@ private:
   std::future<caf::expected<measurement>> future_ = promise_.get_future();
 };
 
-double seconds_between(bench_clock::time_point from, bench_clock::time_point to) {
+double seconds_between(bench_clock::time_point from,
+                       bench_clock::time_point to) {
   return std::chrono::duration<double>(to - from).count();
 }
 
@@ -306,14 +307,16 @@ sample summarize(measurement& m) {
   auto n = latency_ns.size();
   s.mean_us = sum / static_cast<double>(n) / 1e3;
   s.p50_us = static_cast<double>(latency_ns[n / 2]) / 1e3;
-  s.p99_us = static_cast<double>(latency_ns[std::min(n - 1, n * 99 / 100)]) / 1e3;
+  s.p99_us
+      = static_cast<double>(latency_ns[std::min(n - 1, n * 99 / 100)]) / 1e3;
   return s;
 }
 
 caf::error check_pong(const envelope& reply) {
   if (holds<v1::Pong>(reply))
     return caf::none;
-  return make_error(errc::unexpected_message, "expected a Pong, got " + reply.type);
+  return make_error(errc::unexpected_message,
+                    "expected a Pong, got " + reply.type);
 }
 
 // Sequential round trips: one request in flight, latency of each recorded.
@@ -359,11 +362,11 @@ template <class Path>
 void rtt_ask(rtt_actor<Path>* self) {
   self->state.sent_at = bench_clock::now();
   self->state.path.ask(
-    self, [self](envelope& reply) { rtt_on_reply(self, reply); },
-    [self](caf::error& err) {
-      self->state.out->finish(std::move(err));
-      self->quit();
-    });
+      self, [self](envelope& reply) { rtt_on_reply(self, reply); },
+      [self](caf::error& err) {
+        self->state.out->finish(std::move(err));
+        self->quit();
+      });
 }
 
 template <class Path>
@@ -406,7 +409,7 @@ void pipeline_on_reply(pipeline_actor<Path>* self, const envelope& reply) {
   }
   if (++st.answered == st.total) {
     st.out->finish(measurement{
-      st.total, seconds_between(st.started, bench_clock::now()), {}});
+        st.total, seconds_between(st.started, bench_clock::now()), {}});
     self->quit();
   } else if (st.issued < st.total) {
     pipeline_issue(self);
@@ -417,11 +420,11 @@ template <class Path>
 void pipeline_issue(pipeline_actor<Path>* self) {
   ++self->state.issued;
   self->state.path.ask(
-    self, [self](envelope& reply) { pipeline_on_reply(self, reply); },
-    [self](caf::error& err) {
-      self->state.out->finish(std::move(err));
-      self->quit();
-    });
+      self, [self](envelope& reply) { pipeline_on_reply(self, reply); },
+      [self](caf::error& err) {
+        self->state.out->finish(std::move(err));
+        self->quit();
+      });
 }
 
 template <class Path>
@@ -460,7 +463,7 @@ void oneway_on_ack(oneway_actor<Send>* self, uint64_t acked) {
     st.started = bench_clock::now();
   if (acked >= st.total) {
     st.out->finish(measurement{
-      st.total, seconds_between(st.started, bench_clock::now()), {}});
+        st.total, seconds_between(st.started, bench_clock::now()), {}});
     self->quit();
     return;
   }
@@ -478,13 +481,14 @@ caf::behavior oneway_driver(oneway_actor<Send>* self, Send send, uint64_t total,
   st.window = window;
   st.out = std::move(out);
   return {
-    [self](uint64_t acked) { oneway_on_ack(self, acked); },
+      [self](uint64_t acked) { oneway_on_ack(self, acked); },
   };
 }
 
 // -- running measurements from the main thread -------------------------------
 
-measurement await(completion& done, const std::string& what, const options& opts) {
+measurement await(completion& done, const std::string& what,
+                  const options& opts) {
   auto result = done.wait(std::chrono::seconds{opts.max_seconds});
   if (!result)
     fatal(what + " did not finish within " + std::to_string(opts.max_seconds)
@@ -549,14 +553,14 @@ struct metric {
 };
 
 const metric throughput_metrics[] = {
-  {"per_s", [](const sample& s) { return s.per_second; }, true},
+    {"per_s", [](const sample& s) { return s.per_second; }, true},
 };
 
 const metric latency_metrics[] = {
-  {"rt_per_s", [](const sample& s) { return s.per_second; }, true},
-  {"mean_us", [](const sample& s) { return s.mean_us; }, false},
-  {"p50_us", [](const sample& s) { return s.p50_us; }, false},
-  {"p99_us", [](const sample& s) { return s.p99_us; }, false},
+    {"rt_per_s", [](const sample& s) { return s.per_second; }, true},
+    {"mean_us", [](const sample& s) { return s.mean_us; }, false},
+    {"p50_us", [](const sample& s) { return s.p50_us; }, false},
+    {"p99_us", [](const sample& s) { return s.p99_us; }, false},
 };
 
 // Every sample by "scenario/path", in run order.
@@ -567,18 +571,24 @@ public:
     std::printf("# run %d/%d %-18s %-7s %s/s", run + 1, runs, scenario.c_str(),
                 path.c_str(), format_value(s.per_second).c_str());
     if (s.has_latency)
-      std::printf("  mean %s us  p50 %s us  p99 %s us",
-                  format_value(s.mean_us).c_str(), format_value(s.p50_us).c_str(),
-                  format_value(s.p99_us).c_str());
+      std::printf(
+          "  mean %s us  p50 %s us  p99 %s us", format_value(s.mean_us).c_str(),
+          format_value(s.p50_us).c_str(), format_value(s.p99_us).c_str());
     std::printf("\n");
     std::fflush(stdout);
     series_[scenario + "/" + path].push_back(s);
   }
 
-  void add_info(const std::string& key, double value) { info_[key].push_back(value); }
+  void add_info(const std::string& key, double value) {
+    info_[key].push_back(value);
+  }
 
-  void count_drops(uint64_t n) { drops_ += n; }
-  uint64_t drops() const { return drops_; }
+  void count_drops(uint64_t n) {
+    drops_ += n;
+  }
+  uint64_t drops() const {
+    return drops_;
+  }
 
   const std::vector<sample>* find(const std::string& key) const {
     auto i = series_.find(key);
@@ -592,7 +602,8 @@ public:
     return median(i->second);
   }
 
-  std::optional<double> median_of(const std::string& key, const metric& m) const {
+  std::optional<double> median_of(const std::string& key,
+                                  const metric& m) const {
     auto* xs = find(key);
     if (xs == nullptr)
       return std::nullopt;
@@ -616,14 +627,14 @@ struct comparison {
 };
 
 const comparison comparisons[] = {
-  {"local.rtt", "local.rtt/troupe", "local.rtt/caf", true},
-  {"local.oneway", "local.oneway/troupe", "local.oneway/caf", false},
-  {"remote.rtt.gateway", "remote.rtt/gateway", "remote.rtt/caf", true},
-  {"remote.rtt.named", "remote.rtt/named", "remote.rtt/caf", true},
-  {"remote.pipelined.gateway", "remote.pipelined/gateway",
-   "remote.pipelined/caf", false},
-  {"remote.pipelined.named", "remote.pipelined/named", "remote.pipelined/caf",
-   false},
+    {"local.rtt", "local.rtt/troupe", "local.rtt/caf", true},
+    {"local.oneway", "local.oneway/troupe", "local.oneway/caf", false},
+    {"remote.rtt.gateway", "remote.rtt/gateway", "remote.rtt/caf", true},
+    {"remote.rtt.named", "remote.rtt/named", "remote.rtt/caf", true},
+    {"remote.pipelined.gateway", "remote.pipelined/gateway",
+     "remote.pipelined/caf", false},
+    {"remote.pipelined.named", "remote.pipelined/named", "remote.pipelined/caf",
+     false},
 };
 
 // Runs are paired: both paths of one run took turns within seconds of each
@@ -639,13 +650,13 @@ std::vector<double> per_run(const report& rep, const char* troupe,
   return result;
 }
 
-void print_metric_line(const report& rep, const comparison& c, const metric& m) {
+void print_metric_line(const report& rep, const comparison& c,
+                       const metric& m) {
   auto t = *rep.median_of(c.troupe_key, m);
   auto b = *rep.median_of(c.caf_key, m);
-  auto ratios = per_run(rep, c.troupe_key, c.caf_key,
-                        [&](const sample& x, const sample& y) {
-                          return m.get(x) / m.get(y);
-                        });
+  auto ratios = per_run(
+      rep, c.troupe_key, c.caf_key,
+      [&](const sample& x, const sample& y) { return m.get(x) / m.get(y); });
   auto [lo, hi] = std::minmax_element(ratios.begin(), ratios.end());
   auto name = std::string{c.name} + "." + m.suffix;
   std::printf("%-32s troupe=%-9s caf=%-9s ratio=%.2f  (%s is better; per run: "
@@ -673,23 +684,27 @@ void print_comparisons(const report& rep) {
 // Extra cost per message, from the medians: latency difference for round
 // trips, inverse-throughput difference for one-way and pipelined traffic.
 void print_cost_line(const report& rep, const char* label, const char* troupe,
-                     const char* caf, bool latency, const char* unit = "message") {
+                     const char* caf, bool latency,
+                     const char* unit = "message") {
   if (rep.find(troupe) == nullptr || rep.find(caf) == nullptr)
     return;
   if (latency) {
-    auto mean = median(per_run(rep, troupe, caf, [](const sample& x, const sample& y) {
-      return x.mean_us - y.mean_us;
-    }));
-    auto p50 = median(per_run(rep, troupe, caf, [](const sample& x, const sample& y) {
-      return x.p50_us - y.p50_us;
-    }));
+    auto mean = median(
+        per_run(rep, troupe, caf, [](const sample& x, const sample& y) {
+          return x.mean_us - y.mean_us;
+        }));
+    auto p50 = median(
+        per_run(rep, troupe, caf, [](const sample& x, const sample& y) {
+          return x.p50_us - y.p50_us;
+        }));
     std::printf("  %-34s %+.2f us mean, %+.2f us p50 per round trip\n", label,
                 mean, p50);
     return;
   }
-  auto ns = median(per_run(rep, troupe, caf, [](const sample& x, const sample& y) {
-    return 1e9 / x.per_second - 1e9 / y.per_second;
-  }));
+  auto ns
+      = median(per_run(rep, troupe, caf, [](const sample& x, const sample& y) {
+          return 1e9 / x.per_second - 1e9 / y.per_second;
+        }));
   std::printf("  %-34s %+.0f ns per %s\n", label, ns, unit);
 }
 
@@ -705,15 +720,19 @@ void print_summary(const report& rep, const options& opts) {
                   "remote.rtt/caf", true);
   print_cost_line(rep, "remote request_by_name, sequential", "remote.rtt/named",
                   "remote.rtt/caf", true);
-  print_cost_line(rep, "remote gateway route, window", "remote.pipelined/gateway",
-                  "remote.pipelined/caf", false, "request");
-  print_cost_line(rep, "remote request_by_name, window", "remote.pipelined/named",
-                  "remote.pipelined/caf", false, "request");
+  print_cost_line(rep, "remote gateway route, window",
+                  "remote.pipelined/gateway", "remote.pipelined/caf", false,
+                  "request");
+  print_cost_line(rep, "remote request_by_name, window",
+                  "remote.pipelined/named", "remote.pipelined/caf", false,
+                  "request");
   if (auto x = rep.info_median("first_resolve_us"))
-    std::printf("  %-34s %.0f us (resolve through the seed directory + request)\n",
-                "first remote request_by_name", *x);
-  std::printf("  %-34s %llu (must be 0)\n", "local gate drops, named paths",
-              static_cast<unsigned long long>(rep.drops()));
+    std::printf(
+        "  %-34s %.0f us (resolve through the seed directory + request)\n",
+        "first remote request_by_name", *x);
+  if (rep.find("local.oneway/troupe") != nullptr)
+    std::printf("  %-34s %llu (must be 0)\n", "local gate drops, named paths",
+                static_cast<unsigned long long>(rep.drops()));
 }
 
 // One path of a scenario: measures one block of that path.
@@ -794,14 +813,17 @@ void print_component_costs(const envelope& ping) {
   host_named(ctx, "echo", caf::actor{}, gate);
   ctx.names.put("echo", placement{"n2", {}});
   const std::string name = "echo";
-  auto lookup = ns_per_op(n, [&] { hits += ctx.table->find_route(name).has_value(); });
+  auto lookup
+      = ns_per_op(n, [&] { hits += ctx.table->find_route(name).has_value(); });
   auto cached = ns_per_op(n, [&] { hits += ctx.names.find(name).has_value(); });
-  auto gated = ns_per_op(n, [&] { hits += gate->try_enter(); gate->leave(); });
+  auto gated = ns_per_op(n, [&] {
+    hits += gate->try_enter();
+    gate->leave();
+  });
   proto_handlers handlers;
   handlers.on<v1::Ping>([](const v1::Ping& p) { return echo_answer(p); });
-  auto dispatched = ns_per_op(m, [&] {
-    hits += static_cast<bool>(handlers.dispatch(ping));
-  });
+  auto dispatched = ns_per_op(
+      m, [&] { hits += static_cast<bool>(handlers.dispatch(ping)); });
   auto bare = ns_per_op(m, [&] {
     if (auto p = unpack<v1::Ping>(ping))
       hits += pack(echo_answer(*p)).bytes.size();
@@ -820,11 +842,12 @@ void print_payload_sizes(caf::actor_system& sys, const envelope& ping) {
     caf::binary_serializer sink{sys, buf};
     return sink(msg) ? size_t{0} : buf.size();
   };
-  std::printf("# CAF payload of one request: caf %zu bytes, gateway route %zu "
-              "bytes (Ping envelope: type %zu + bytes %zu)\n",
-              size_of(caf::make_message(ping)),
-              size_of(caf::make_message(route_atom_v, std::string{"echo"}, ping)),
-              ping.type.size(), ping.bytes.size());
+  std::printf(
+      "# CAF payload of one request: caf %zu bytes, gateway route %zu "
+      "bytes (Ping envelope: type %zu + bytes %zu)\n",
+      size_of(caf::make_message(ping)),
+      size_of(caf::make_message(route_atom_v, std::string{"echo"}, ping)),
+      ping.type.size(), ping.bytes.size());
 }
 
 // -- local scenarios ---------------------------------------------------------
@@ -873,12 +896,14 @@ void run_local(caf::actor_system& sys, const options& opts, report& rep) {
   measure_rtt(sys, direct, opts.warmup_n, opts, "local warm-up caf");
   auto n = per_block(opts.local_rtt_n, opts);
   std::vector<path_block> rtt{
-    {"troupe", [&] { return measure_rtt(sys, named, n, opts, "local.rtt troupe"); }},
-    {"caf", [&] { return measure_rtt(sys, direct, n, opts, "local.rtt caf"); }},
+      {"troupe",
+       [&] { return measure_rtt(sys, named, n, opts, "local.rtt troupe"); }},
+      {"caf",
+       [&] { return measure_rtt(sys, direct, n, opts, "local.rtt caf"); }},
   };
   std::vector<path_block> oneway{
-    {"troupe", [&] { return oneway_troupe(sys, ctx, ping, opts, rep); }},
-    {"caf", [&] { return oneway_caf(sys, ping, opts); }},
+      {"troupe", [&] { return oneway_troupe(sys, ctx, ping, opts, rep); }},
+      {"caf", [&] { return oneway_caf(sys, ping, opts); }},
   };
   for (int run = 0; run < opts.runs; ++run) {
     interleaved("local.rtt", rtt, run, opts, rep);
@@ -923,17 +948,20 @@ server_actors spawn_server_actors(caf::actor_system& sys) {
 int run_server(const options& opts) {
   ::signal(SIGPIPE, SIG_IGN);
   caf::actor_system_config cfg;
-  configure_caf(cfg, defaults::heartbeat_interval, defaults::connection_timeout);
+  configure_caf(cfg, defaults::heartbeat_interval,
+                defaults::connection_timeout);
   caf::actor_system sys{cfg};
   auto actors = spawn_server_actors(sys);
   auto& mm = sys.middleman();
-  auto gateway_port = mm.publish(actors.ctx->gateway, opts.port, "127.0.0.1", true);
+  auto gateway_port
+      = mm.publish(actors.ctx->gateway, opts.port, "127.0.0.1", true);
   auto bare_port = mm.publish(actors.bare, opts.port == 0 ? 0 : opts.port + 1,
                               "127.0.0.1", true);
   if (!gateway_port || !bare_port) {
-    std::fprintf(stderr, "named_send_bench server: cannot publish: %s\n",
-                 sys.render(gateway_port ? bare_port.error() : gateway_port.error())
-                   .c_str());
+    std::fprintf(
+        stderr, "named_send_bench server: cannot publish: %s\n",
+        sys.render(gateway_port ? bare_port.error() : gateway_port.error())
+            .c_str());
     actors.stop(); // the actor system waits for every actor before exiting
     return 1;
   }
@@ -971,7 +999,7 @@ std::optional<std::pair<uint16_t, uint16_t>> read_ready(int fd) {
   auto deadline = bench_clock::now() + 30s;
   while (line.find('\n') == std::string::npos) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      deadline - bench_clock::now());
+        deadline - bench_clock::now());
     pollfd p{fd, POLLIN, 0};
     if (left <= 0ms || ::poll(&p, 1, static_cast<int>(left.count())) <= 0)
       return std::nullopt;
@@ -1066,9 +1094,11 @@ void remote_run(caf::actor_system& sys, const remote_paths& p,
   // The first request after the cache was cleared pays for the resolve.
   p.named.ctx->names.erase("echo");
   auto first = measure_rtt(sys, p.named, 1, opts, "remote first resolve");
-  rep.add_info("first_resolve_us", static_cast<double>(first.latency_ns[0]) / 1e3);
+  rep.add_info("first_resolve_us",
+               static_cast<double>(first.latency_ns[0]) / 1e3);
   auto n = per_block(opts.remote_rtt_n, opts);
-  auto rtt = [&](const auto& path, const char* what) -> std::function<measurement()> {
+  auto rtt = [&](const auto& path,
+                 const char* what) -> std::function<measurement()> {
     return [&, what] { return measure_rtt(sys, path, n, opts, what); };
   };
   interleaved("remote.rtt",
@@ -1077,7 +1107,8 @@ void remote_run(caf::actor_system& sys, const remote_paths& p,
                {"caf", rtt(p.caf, "remote.rtt caf")}},
               run, opts, rep);
   auto m = per_block(opts.pipelined_n, opts);
-  auto piped = [&](const auto& path, const char* what) -> std::function<measurement()> {
+  auto piped = [&](const auto& path,
+                   const char* what) -> std::function<measurement()> {
     return [&, what] { return measure_pipelined(sys, path, m, opts, what); };
   };
   interleaved("remote.pipelined",
@@ -1097,8 +1128,10 @@ void run_remote(caf::actor_system& sys, const options& opts, report& rep) {
   auto bare = connect(sys, server.bare_port);
   auto ping = make_ping(opts.payload_bytes);
   auto ctx = client_context(sys, gateway);
-  remote_paths paths{{gateway, "echo", ping}, {ctx, "echo", ping}, {bare, ping}};
-  measure_rtt(sys, paths.gateway, opts.warmup_n, opts, "remote warm-up gateway");
+  remote_paths paths{
+      {gateway, "echo", ping}, {ctx, "echo", ping}, {bare, ping}};
+  measure_rtt(sys, paths.gateway, opts.warmup_n, opts,
+              "remote warm-up gateway");
   measure_rtt(sys, paths.named, opts.warmup_n, opts, "remote warm-up named");
   measure_rtt(sys, paths.caf, opts.warmup_n, opts, "remote warm-up caf");
   for (int run = 0; run < opts.runs; ++run)
@@ -1125,13 +1158,12 @@ void print_header(caf::actor_system& sys, const options& opts) {
               "rtt n=%zu, one-way n=%zu (window %zu); remote rtt n=%zu, "
               "pipelined n=%zu (window %zu); Ping payload %zu bytes\n",
               opts.runs, opts.blocks, opts.local_rtt_n, opts.oneway_n,
-              opts.oneway_window,
-              opts.remote_rtt_n, opts.pipelined_n, opts.pipeline_window,
-              opts.payload_bytes);
+              opts.oneway_window, opts.remote_rtt_n, opts.pipelined_n,
+              opts.pipeline_window, opts.payload_bytes);
   std::printf("# %u hardware threads, %zu CAF workers, configure_caf defaults "
               "(max-throughput %u, heartbeat %lld ms)\n",
-              std::thread::hardware_concurrency(), sys.scheduler().num_workers(),
-              defaults::scheduler_max_throughput,
+              std::thread::hardware_concurrency(),
+              sys.scheduler().num_workers(), defaults::scheduler_max_throughput,
               static_cast<long long>(defaults::heartbeat_interval.count()));
 }
 
@@ -1139,7 +1171,8 @@ int run_client(const options& opts) {
   for (auto sig : {SIGINT, SIGTERM, SIGHUP})
     ::signal(sig, on_stop_signal);
   caf::actor_system_config cfg;
-  configure_caf(cfg, defaults::heartbeat_interval, defaults::connection_timeout);
+  configure_caf(cfg, defaults::heartbeat_interval,
+                defaults::connection_timeout);
   caf::actor_system sys{cfg};
   print_header(sys, opts);
   print_load("at start");
@@ -1161,32 +1194,41 @@ void add_options(CLI::App& app, options& opts) {
   using CLI::IsMember;
   using CLI::PositiveNumber;
   using CLI::Range;
-  app.add_option("--role", opts.role, "client (measures) or server (started by it)")
-    ->check(IsMember({"client", "server"}));
+  app.add_option("--role", opts.role,
+                 "client (measures) or server (started by it)")
+      ->check(IsMember({"client", "server"}));
   app.add_option("--only", opts.only, "local, remote or all")
-    ->check(IsMember({"local", "remote", "all"}));
-  app.add_option("--port", opts.port, "server's gateway port, bare echo port+1; 0 = any");
-  app.add_option("--runs", opts.runs, "runs of each scenario")->check(Range(1, 100));
-  app.add_option("--blocks", opts.blocks, "rounds per run; paths take turns each round")
-    ->check(Range(1, 1000));
+      ->check(IsMember({"local", "remote", "all"}));
+  app.add_option("--port", opts.port,
+                 "server's gateway port, bare echo port+1; 0 = any");
+  app.add_option("--runs", opts.runs, "runs of each scenario")
+      ->check(Range(1, 100));
+  app.add_option("--blocks", opts.blocks,
+                 "rounds per run; paths take turns each round")
+      ->check(Range(1, 1000));
   app.add_option("--local-rtt-n", opts.local_rtt_n, "local round trips per run")
-    ->check(PositiveNumber);
+      ->check(PositiveNumber);
   app.add_option("--oneway-n", opts.oneway_n, "local one-way messages per run")
-    ->check(PositiveNumber);
+      ->check(PositiveNumber);
   app.add_option("--oneway-window", opts.oneway_window, "one-way ack interval")
-    ->check(PositiveNumber);
-  app.add_option("--remote-rtt-n", opts.remote_rtt_n, "remote round trips per run")
-    ->check(PositiveNumber);
-  app.add_option("--pipelined-n", opts.pipelined_n, "remote pipelined requests per run")
-    ->check(PositiveNumber);
-  app.add_option("--window", opts.pipeline_window, "requests in flight when pipelined")
-    ->check(PositiveNumber);
-  app.add_option("--warmup-n", opts.warmup_n, "round trips per path before measuring")
-    ->check(PositiveNumber);
+      ->check(PositiveNumber);
+  app.add_option("--remote-rtt-n", opts.remote_rtt_n,
+                 "remote round trips per run")
+      ->check(PositiveNumber);
+  app.add_option("--pipelined-n", opts.pipelined_n,
+                 "remote pipelined requests per run")
+      ->check(PositiveNumber);
+  app.add_option("--window", opts.pipeline_window,
+                 "requests in flight when pipelined")
+      ->check(PositiveNumber);
+  app.add_option("--warmup-n", opts.warmup_n,
+                 "round trips per path before measuring")
+      ->check(PositiveNumber);
   app.add_option("--payload", opts.payload_bytes, "Ping payload bytes")
-    ->check(Range(0, 1 << 20));
-  app.add_option("--max-seconds", opts.max_seconds, "abort if one block takes longer")
-    ->check(Range(1, 3600));
+      ->check(Range(0, 1 << 20));
+  app.add_option("--max-seconds", opts.max_seconds,
+                 "abort if one block takes longer")
+      ->check(Range(1, 3600));
 }
 
 } // namespace

@@ -68,11 +68,12 @@ void split_target(http_request& req) {
   }
   rest = rest.substr(0, rest.find('#'));
   auto question = rest.find('?');
-  req.path = std::string{rest.substr(0, question)};
+  auto path = rest.substr(0, question);
+  // An empty path means "/". (Assigning a literal to req.path after the fact
+  // trips a false -Wstringop-overflow in GCC 12 at -O3.)
+  req.path = path.empty() ? std::string(1, '/') : std::string{path};
   if (question != std::string_view::npos)
     req.query = std::string{rest.substr(question + 1)};
-  if (req.path.empty())
-    req.path = "/";
 }
 
 void trim_header_values(http_request& req) {

@@ -39,19 +39,32 @@ void remote_request(caf::event_based_actor* self, const node_context_ptr& ctx,
                     const std::string& name, envelope msg,
                     std::chrono::milliseconds timeout, reply_handler on_reply,
                     error_handler on_error, placement where, bool may_retry) {
-  self->request(where.gateway, timeout, route_atom_v, name, msg)
+  auto on_failure = [=, on_error = std::move(on_error)](caf::error& err) mutable {
+    if (suggests_moved(err))
+      ctx->names.erase(name);
+    on_error(err);
+  };
+  if (!may_retry) {
+    self->request(where.gateway, timeout, route_atom_v, name, std::move(msg))
+      .then([on_reply](envelope& reply) { on_reply(reply); },
+            std::move(on_failure));
+    return;
+  }
+  // Keep one copy of the message for a retry after not_hosted_here (the
+  // name moved); the request itself takes the other.
+  auto retry_copy = std::make_shared<envelope>(msg);
+  self->request(where.gateway, timeout, route_atom_v, name, std::move(msg))
     .then([on_reply](envelope& reply) { on_reply(reply); },
           [=](caf::error& err) mutable {
-            if (!suggests_moved(err)) {
-              on_error(err);
+            if (!is(err, errc::not_hosted_here)) {
+              on_failure(err);
               return;
             }
             ctx->names.erase(name);
-            if (may_retry && is(err, errc::not_hosted_here))
-              request_by_name(self, ctx, name, std::move(msg), timeout,
-                              std::move(on_reply), std::move(on_error));
-            else
-              on_error(err);
+            request_by_name(self, ctx, name, std::move(*retry_copy), timeout,
+                            std::move(on_reply), [on_failure](caf::error& e) mutable {
+                              on_failure(e);
+                            });
           });
 }
 

@@ -12,6 +12,9 @@ namespace troupe {
 
 namespace {
 
+// Callers that may wait on one name's resolve; more are refused.
+constexpr size_t max_waiters_per_name = 4096;
+
 using resolve_promise = caf::typed_response_promise<std::string, caf::actor>;
 
 // One resolve in flight, shared by every caller asking for the same name.
@@ -101,6 +104,9 @@ resolve(directory_pointer self, const std::string& name) {
   auto rp = self->make_response_promise<std::string, caf::actor>();
   auto i = self->state.pending.find(name);
   if (i != self->state.pending.end()) {
+    if (i->second->waiters.size() >= max_waiters_per_name)
+      return make_error(errc::mailbox_full,
+                        "too many callers waiting for '" + name + "' to resolve");
     i->second->waiters.push_back(rp);
     return rp;
   }
