@@ -54,7 +54,8 @@ fuzz: deps
 sanitize: deps
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTROUPE_SANITIZE=ON
 	cmake --build build-asan -j$(JOBS) --target troupe_unit_tests
-	UBSAN_OPTIONS=suppressions=$(CURDIR)/tests/ubsan.supp:print_stacktrace=1 \
+	UBSAN_OPTIONS=suppressions=$(CURDIR)/tests/ubsan.supp:print_stacktrace=1:halt_on_error=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  build-asan/tests/troupe_unit_tests
 
 clean:
