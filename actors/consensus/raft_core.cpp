@@ -1,0 +1,549 @@
+#include "actors/consensus/raft_core.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <set>
+
+namespace troupe::raft {
+
+namespace {
+
+[[noreturn]] void violated(const char* what) {
+  throw invariant_violation(std::string{"raft invariant violated: "} + what);
+}
+
+void require(bool condition, const char* what) {
+  if (!condition)
+    violated(what);
+}
+
+} // namespace
+
+node_id message_from(const message& m) {
+  return std::visit([](const auto& x) { return x.from; }, m);
+}
+
+node_id message_to(const message& m) {
+  return std::visit([](const auto& x) { return x.to; }, m);
+}
+
+term_t message_term(const message& m) {
+  return std::visit([](const auto& x) { return x.term; }, m);
+}
+
+const char* to_string(role r) {
+  switch (r) {
+    case role::follower: return "follower";
+    case role::pre_candidate: return "pre_candidate";
+    case role::candidate: return "candidate";
+    case role::leader: return "leader";
+  }
+  return "unknown";
+}
+
+raft_core::raft_core(config cfg, persisted_state restored, std::uint64_t seed)
+  : cfg_(std::move(cfg)),
+    rng_(seed),
+    term_(restored.state.term),
+    voted_for_(restored.state.voted_for),
+    log_(std::move(restored.log)),
+    persisted_state_(restored.state),
+    checked_term_(restored.state.term) {
+  // Programmer errors in the configuration: fail at once, not at first use.
+  std::set<node_id> unique(cfg_.members.begin(), cfg_.members.end());
+  require(cfg_.id != no_node && unique.count(cfg_.id) == 1, "config: id not a member");
+  require(unique.size() == cfg_.members.size() && unique.count(no_node) == 0,
+          "config: members must be unique and non-zero");
+  require(cfg_.election_timeout_ticks > cfg_.heartbeat_interval_ticks
+            && cfg_.heartbeat_interval_ticks > 0,
+          "config: need 0 < heartbeat_interval_ticks < election_timeout_ticks");
+  require(cfg_.max_entries_per_append > 0 && cfg_.max_inflight_appends > 0,
+          "config: batching limits must be positive");
+  require(log_.last_term() <= term_, "restored log has a term above the hard state");
+  reset_election_timer();
+}
+
+index_t raft_core::match_index(node_id peer) const {
+  if (peer == cfg_.id)
+    return log_.last_index();
+  auto i = progress_.find(peer);
+  return i == progress_.end() ? 0 : i->second.match;
+}
+
+// -- time ----------------------------------------------------------------------
+
+void raft_core::tick() {
+  if (role_ == role::leader)
+    tick_leader();
+  else
+    tick_election();
+  check_invariants();
+}
+
+void raft_core::tick_election() {
+  if (++election_elapsed_ >= randomized_timeout_)
+    campaign(cfg_.pre_vote);
+}
+
+void raft_core::tick_leader() {
+  ++heartbeat_elapsed_;
+  if (++election_elapsed_ >= cfg_.election_timeout_ticks) {
+    election_elapsed_ = 0;
+    if (cfg_.check_quorum) {
+      // A leader cut off from a majority must stop acting as one: otherwise
+      // clients on its side wait on it forever while the majority moves on.
+      std::size_t active = 1;
+      for (auto& [peer, pr] : progress_) {
+        active += pr.recent_active ? 1 : 0;
+        pr.recent_active = false;
+      }
+      if (active < quorum()) {
+        become_follower(term_, no_node);
+        return;
+      }
+    }
+  }
+  if (heartbeat_elapsed_ >= cfg_.heartbeat_interval_ticks) {
+    heartbeat_elapsed_ = 0;
+    for (auto& [peer, pr] : progress_)
+      send_heartbeat(peer, pr);
+  }
+}
+
+void raft_core::reset_election_timer() {
+  // Randomized in [T, 2T) so that split votes resolve (paper section 5.2).
+  election_elapsed_ = 0;
+  auto base = cfg_.election_timeout_ticks;
+  randomized_timeout_ = base + static_cast<std::uint32_t>(rng_() % base);
+}
+
+// -- roles ---------------------------------------------------------------------
+
+void raft_core::become_follower(term_t term, node_id leader) {
+  if (term > term_) {
+    term_ = term;
+    voted_for_ = no_node;
+  }
+  role_ = role::follower;
+  leader_ = leader;
+  votes_.clear();
+  progress_.clear();
+  reset_election_timer();
+}
+
+void raft_core::become_pre_candidate() {
+  // Pre-vote changes neither term nor vote: a member that cannot win (it is
+  // partitioned or behind) never bumps terms and so never disrupts a leader.
+  role_ = role::pre_candidate;
+  leader_ = no_node;
+  votes_.clear();
+  reset_election_timer();
+}
+
+void raft_core::become_candidate() {
+  ++term_;
+  voted_for_ = cfg_.id;
+  role_ = role::candidate;
+  leader_ = no_node;
+  votes_.clear();
+  reset_election_timer();
+}
+
+void raft_core::become_leader() {
+  role_ = role::leader;
+  leader_ = cfg_.id;
+  votes_.clear();
+  progress_.clear();
+  for (auto peer : cfg_.members) {
+    if (peer == cfg_.id)
+      continue;
+    progress p;
+    p.next = log_.last_index() + 1;
+    p.recent_active = true; // give every follower a full timeout to answer
+    progress_.emplace(peer, p);
+  }
+  heartbeat_elapsed_ = 0;
+  election_elapsed_ = 0;
+  // The no-op lets entries of earlier terms commit (they only commit
+  // indirectly, once an entry of this term does).
+  append_local(entry_kind::noop, {});
+  broadcast_append();
+  maybe_commit();
+}
+
+void raft_core::campaign(bool pre_vote) {
+  if (pre_vote)
+    become_pre_candidate();
+  else
+    become_candidate();
+  auto request_term = pre_vote ? term_ + 1 : term_;
+  votes_.emplace(cfg_.id, true);
+  if (votes_.size() >= quorum()) { // single-member cluster
+    if (pre_vote)
+      campaign(false);
+    else
+      become_leader();
+    return;
+  }
+  for (auto peer : cfg_.members) {
+    if (peer == cfg_.id)
+      continue;
+    send(vote_request{cfg_.id, peer, request_term, pre_vote, log_.last_index(),
+                      log_.last_term()});
+  }
+}
+
+// -- messages ------------------------------------------------------------------
+
+void raft_core::step(const message& m) {
+  auto from = message_from(m);
+  bool known = std::find(cfg_.members.begin(), cfg_.members.end(), from)
+               != cfg_.members.end();
+  if (message_to(m) != cfg_.id || from == cfg_.id || !known)
+    return; // misrouted; the shell counts these
+  if (step_term(m)) {
+    std::visit(
+      [this](const auto& x) {
+        using type = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<type, vote_request>)
+          on_vote_request(x);
+        else if constexpr (std::is_same_v<type, vote_response>)
+          on_vote_response(x);
+        else if constexpr (std::is_same_v<type, append_request>)
+          on_append_request(x);
+        else
+          on_append_response(x);
+      },
+      m);
+  }
+  check_invariants();
+}
+
+bool raft_core::step_term(const message& m) {
+  auto term = message_term(m);
+  if (term > term_) {
+    if (auto* vote = std::get_if<vote_request>(&m)) {
+      // Check-quorum's lease: while we hear from a leader, nobody can win an
+      // election it needs us for, so ignore the request without adopting its
+      // term. This keeps a rejoining member from deposing a healthy leader.
+      if (in_leader_lease())
+        return false;
+      if (vote->pre_vote)
+        return true;
+      become_follower(term, no_node);
+      return true;
+    }
+    if (auto* response = std::get_if<vote_response>(&m);
+        response != nullptr && response->pre_vote && response->granted)
+      return true; // echoes the term we would campaign at
+    auto leader = std::holds_alternative<append_request>(m) ? message_from(m) : no_node;
+    become_follower(term, leader);
+    return true;
+  }
+  if (term < term_) {
+    reject_stale(m);
+    return false;
+  }
+  return true;
+}
+
+void raft_core::reject_stale(const message& m) {
+  // Answering tells a stale leader or candidate our term, so it steps down
+  // instead of retrying forever. Stale responses need no answer.
+  if (auto* append = std::get_if<append_request>(&m)) {
+    append_response r;
+    r.from = cfg_.id;
+    r.to = append->from;
+    r.term = term_;
+    r.rejected_index = append->prev_log_index;
+    r.hint_index = log_.last_index() + 1;
+    send(r);
+  } else if (auto* vote = std::get_if<vote_request>(&m)) {
+    send(vote_response{cfg_.id, vote->from, term_, vote->pre_vote, false});
+  }
+}
+
+void raft_core::on_vote_request(const vote_request& m) {
+  bool up_to_date = log_.candidate_up_to_date(m.last_log_index, m.last_log_term);
+  bool free_to_vote = voted_for_ == m.from || (voted_for_ == no_node && leader_ == no_node);
+  if (m.pre_vote) {
+    bool granted = up_to_date && (m.term > term_ || free_to_vote);
+    send(vote_response{cfg_.id, m.from, granted ? m.term : term_, true, granted});
+    return;
+  }
+  bool granted = up_to_date && free_to_vote;
+  if (granted) {
+    voted_for_ = m.from;
+    reset_election_timer(); // a vote granted is progress; don't compete with it
+  }
+  send(vote_response{cfg_.id, m.from, term_, false, granted});
+}
+
+void raft_core::on_vote_response(const vote_response& m) {
+  if (role_ == role::pre_candidate) {
+    if (!m.pre_vote || (m.granted && m.term != term_ + 1))
+      return;
+  } else if (role_ == role::candidate) {
+    if (m.pre_vote || m.term != term_)
+      return;
+  } else {
+    return;
+  }
+  votes_.emplace(m.from, m.granted); // a duplicate keeps the first answer
+  std::size_t granted = 0;
+  for (auto& [peer, yes] : votes_)
+    granted += yes ? 1 : 0;
+  if (granted >= quorum()) {
+    if (role_ == role::pre_candidate)
+      campaign(false);
+    else
+      become_leader();
+  } else if (votes_.size() - granted >= quorum()) {
+    become_follower(term_, no_node);
+  }
+}
+
+void raft_core::on_append_request(const append_request& m) {
+  // Two leaders in one term would break election safety.
+  require(role_ != role::leader, "two leaders in one term");
+  if (role_ != role::follower || leader_ != m.from)
+    become_follower(term_, m.from);
+  election_elapsed_ = 0;
+  append_response r;
+  r.from = cfg_.id;
+  r.to = m.from;
+  r.term = term_;
+  r.heartbeat = m.heartbeat;
+  if (m.prev_log_index < commit_) {
+    // Everything up to commit_ matches any current leader's log; skip the
+    // already committed part rather than re-checking it.
+    r.success = true;
+    r.match_index = commit_;
+    send(r);
+    return;
+  }
+  if (!log_.matches(m.prev_log_index, m.prev_log_term)) {
+    r.rejected_index = m.prev_log_index;
+    r.hint_index = m.prev_log_index > log_.last_index()
+                     ? log_.last_index() + 1
+                     : log_.first_index_of_term_at(m.prev_log_index);
+    send(r);
+    return;
+  }
+  store_entries_from(m.prev_log_index + 1, m.entries);
+  r.success = true;
+  r.match_index = m.prev_log_index + m.entries.size();
+  // Only what this message proved to match may commit, not our whole log.
+  auto new_commit = std::min(m.leader_commit, r.match_index);
+  if (new_commit > commit_)
+    advance_commit(new_commit);
+  send(r);
+}
+
+void raft_core::store_entries_from(index_t from, const std::vector<entry>& entries) {
+  for (const auto& e : entries) {
+    require(e.index == from++, "append_request entries are not contiguous");
+    auto existing = log_.term_at(e.index);
+    if (existing == e.term)
+      continue; // already have it (duplicate or overlapping message)
+    if (existing) {
+      require(e.index > commit_, "conflict below the commit index");
+      require(role_ != role::leader, "leader overwriting its own log");
+      log_.truncate_from(e.index);
+    }
+    log_.append(e);
+    unstable_from_ = unstable_from_ == 0 ? e.index : std::min(unstable_from_, e.index);
+  }
+}
+
+void raft_core::on_append_response(const append_response& m) {
+  if (role_ != role::leader)
+    return;
+  auto i = progress_.find(m.from);
+  if (i == progress_.end())
+    return;
+  i->second.recent_active = true;
+  if (m.success)
+    on_append_success(m.from, i->second, m);
+  else
+    on_append_reject(m.from, i->second, m);
+}
+
+void raft_core::on_append_success(node_id peer, progress& pr, const append_response& m) {
+  require(m.match_index <= log_.last_index(), "follower matched beyond the leader's log");
+  pr.match = std::max(pr.match, m.match_index);
+  pr.next = std::max(pr.next, pr.match + 1);
+  while (!pr.inflight.empty() && pr.inflight.front() <= pr.match)
+    pr.inflight.pop_front();
+  bool stalled = pr.mode == progress_mode::replicate && pr.match < log_.last_index()
+                 && (pr.inflight.size() >= cfg_.max_inflight_appends
+                     || pr.next > log_.last_index());
+  if (pr.mode == progress_mode::probe || (m.heartbeat && stalled)) {
+    // Probe found the match point: start streaming from it. A heartbeat
+    // answer while appends are unanswered means some were lost: resend.
+    pr.mode = progress_mode::replicate;
+    pr.next = pr.match + 1;
+    pr.inflight.clear();
+    pr.probe_sent = false;
+  }
+  maybe_commit();
+  send_append(peer, pr);
+}
+
+void raft_core::on_append_reject(node_id peer, progress& pr, const append_response& m) {
+  // Entries up to match are known to agree, so a rejection at or below match
+  // is an old answer, as is one in probe mode that is not for the last probe.
+  if (m.rejected_index <= pr.match && pr.match > 0)
+    return;
+  if (pr.mode == progress_mode::probe && m.rejected_index + 1 != pr.next)
+    return;
+  pr.mode = progress_mode::probe;
+  pr.next = std::max(pr.match + 1, std::min(m.hint_index, m.rejected_index));
+  pr.inflight.clear();
+  pr.probe_sent = false;
+  send_append(peer, pr);
+}
+
+// -- replication ---------------------------------------------------------------
+
+void raft_core::send_append(node_id peer, progress& pr) {
+  for (;;) {
+    if (pr.mode == progress_mode::probe && pr.probe_sent)
+      return;
+    if (pr.mode == progress_mode::replicate
+        && (pr.inflight.size() >= cfg_.max_inflight_appends || pr.next > log_.last_index()))
+      return;
+    append_request r;
+    r.from = cfg_.id;
+    r.to = peer;
+    r.term = term_;
+    r.prev_log_index = pr.next - 1;
+    r.prev_log_term = log_.term_at(r.prev_log_index).value();
+    r.entries = log_.slice(pr.next, cfg_.max_entries_per_append);
+    r.leader_commit = commit_;
+    if (pr.mode == progress_mode::probe) {
+      pr.probe_sent = true;
+    } else {
+      // Optimistic: assume it arrives and go on with the next batch.
+      pr.next = r.entries.back().index + 1;
+      pr.inflight.push_back(r.entries.back().index);
+    }
+    send(std::move(r));
+  }
+}
+
+void raft_core::send_heartbeat(node_id peer, const progress& pr) {
+  append_request r;
+  r.from = cfg_.id;
+  r.to = peer;
+  r.term = term_;
+  r.prev_log_index = pr.match; // known to match, so it cannot be rejected
+  r.prev_log_term = log_.term_at(pr.match).value();
+  r.leader_commit = commit_;
+  r.heartbeat = true;
+  send(std::move(r));
+}
+
+void raft_core::broadcast_append() {
+  for (auto& [peer, pr] : progress_)
+    send_append(peer, pr);
+}
+
+bool raft_core::maybe_commit() {
+  std::vector<index_t> matches{log_.last_index()};
+  for (auto& [peer, pr] : progress_)
+    matches.push_back(pr.match);
+  std::sort(matches.begin(), matches.end(), std::greater<>{});
+  auto candidate = matches[quorum() - 1];
+  // Only entries of the current term commit by counting replicas (paper
+  // section 5.4.2, Figure 8); earlier ones commit along with them.
+  if (candidate <= commit_ || log_.term_at(candidate) != term_)
+    return false;
+  advance_commit(candidate);
+  return true;
+}
+
+void raft_core::advance_commit(index_t new_commit) {
+  require(new_commit > commit_ && new_commit <= log_.last_index(), "bad commit advance");
+  commit_ = new_commit;
+}
+
+void raft_core::append_local(entry_kind kind, std::string command) {
+  auto index = log_.last_index() + 1;
+  log_.append(entry{term_, index, kind, std::move(command)});
+  unstable_from_ = unstable_from_ == 0 ? index : unstable_from_;
+}
+
+propose_result raft_core::propose(std::string command) {
+  propose_result result;
+  result.leader_hint = leader_;
+  if (role_ != role::leader)
+    return result;
+  if (log_.last_index() - commit_ >= cfg_.max_uncommitted_entries) {
+    result.error = propose_error::overloaded;
+    return result;
+  }
+  append_local(entry_kind::command, std::move(command));
+  result.accepted = proposal{log_.last_index(), term_};
+  broadcast_append();
+  maybe_commit();
+  check_invariants();
+  return result;
+}
+
+// -- output --------------------------------------------------------------------
+
+void raft_core::send(message m) {
+  outbox_.push_back(std::move(m));
+}
+
+bool raft_core::has_ready() const {
+  return hard_state{term_, voted_for_} != persisted_state_ || unstable_from_ != 0
+         || !outbox_.empty() || applied_ < commit_;
+}
+
+ready raft_core::take_ready() {
+  ready r;
+  hard_state current{term_, voted_for_};
+  if (current != persisted_state_) {
+    r.state = current;
+    persisted_state_ = current;
+  }
+  if (unstable_from_ != 0) {
+    require(unstable_from_ <= log_.last_index(), "truncation without a following append");
+    r.entries = log_.slice(unstable_from_, std::numeric_limits<std::size_t>::max());
+    unstable_from_ = 0;
+  }
+  r.messages = std::move(outbox_);
+  outbox_.clear();
+  if (applied_ < commit_) {
+    r.committed = log_.slice(applied_ + 1, commit_ - applied_);
+    applied_ = commit_;
+  }
+  return r;
+}
+
+// -- invariants ----------------------------------------------------------------
+
+bool raft_core::in_leader_lease() const {
+  return cfg_.check_quorum && leader_ != no_node
+         && election_elapsed_ < cfg_.election_timeout_ticks;
+}
+
+void raft_core::check_invariants() {
+  // All O(members): cheap enough to run after every input, in every build.
+  require(commit_ <= log_.last_index(), "commit index beyond the last index");
+  require(term_ >= checked_term_, "term decreased");
+  require(commit_ >= checked_commit_, "commit index decreased");
+  require(applied_ <= commit_, "applied beyond commit");
+  require(log_.last_term() <= term_, "log has an entry from a future term");
+  checked_term_ = term_;
+  checked_commit_ = commit_;
+  if (role_ == role::leader) {
+    require(voted_for_ == cfg_.id && leader_ == cfg_.id, "leader did not vote for itself");
+    for (auto& [peer, pr] : progress_)
+      require(pr.match < pr.next && pr.next <= log_.last_index() + 1, "progress out of range");
+  }
+}
+
+} // namespace troupe::raft

@@ -1,0 +1,160 @@
+// The Raft consensus algorithm as a plain, deterministic state machine: no
+// threads, no clocks, no I/O, no CAF. The actor shell drives it and carries
+// out what it asks for (STYLE.md practice 1; the shape follows etcd-raft's
+// "ready" loop).
+//
+// Inputs:
+//   tick()         one unit of logical time; the shell calls it on a timer.
+//                  Election and heartbeat timeouts are counted in ticks.
+//   step(m)        a message from a peer (stale, duplicated and reordered
+//                  messages are all fine).
+//   propose(cmd)   a client command; only the leader accepts it.
+// Output:
+//   take_ready()   everything the core asks for since the last call, see
+//                  `ready` in raft_types.hpp. CONTRACT: persist ready.state and
+//                  ready.entries durably *before* sending ready.messages, since
+//                  votes and acknowledgements in those messages promise that
+//                  the state is on disk. Apply ready.committed after persisting.
+//
+// Implemented: leader election with randomized timeouts, pre-vote,
+// check-quorum (with the follower-side leader lease), log replication with
+// batching and pipelining, conflict-hinted backoff, and the commit rule that
+// only counts entries of the current term. Not yet: membership change,
+// snapshots, leadership transfer, ReadIndex.
+//
+// Invariants (commit <= last index, terms never decrease, a leader never
+// truncates its own log, commit never moves back) are checked after every
+// input; a violation throws invariant_violation.
+#pragma once
+
+#include "actors/consensus/raft_log.hpp"
+#include "actors/consensus/raft_types.hpp"
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <random>
+#include <string>
+
+namespace troupe::raft {
+
+enum class role : std::uint8_t { follower, pre_candidate, candidate, leader };
+
+const char* to_string(role r);
+
+class raft_core {
+public:
+  /// `restored` is what storage holds (empty for a fresh member). `seed` feeds
+  /// the election timeout randomization; give members different seeds.
+  raft_core(config cfg, persisted_state restored, std::uint64_t seed);
+
+  /// Advances logical time by one tick.
+  void tick();
+
+  /// Handles a message addressed to this member.
+  void step(const message& m);
+
+  /// Appends `command` to the log if this member leads. The entry is not
+  /// committed yet: it shows up in ready.committed once it is (or never, if
+  /// leadership is lost first).
+  propose_result propose(std::string command);
+
+  /// True if take_ready() would return something.
+  bool has_ready() const;
+
+  /// Hands over the pending output and clears it.
+  ready take_ready();
+
+  // -- observers, for the shell's status reports and for tests ---------------
+
+  node_id id() const { return cfg_.id; }
+  role current_role() const { return role_; }
+  term_t term() const { return term_; }
+  node_id voted_for() const { return voted_for_; }
+  node_id leader() const { return leader_; }
+  index_t commit_index() const { return commit_; }
+  const raft_log& log() const { return log_; }
+  /// The leader's view of a follower's replication; 0 if unknown.
+  index_t match_index(node_id peer) const;
+
+private:
+  enum class progress_mode : std::uint8_t { probe, replicate };
+
+  /// The leader's view of one follower (Raft's nextIndex/matchIndex plus the
+  /// flow control that etcd-raft calls Progress).
+  struct progress {
+    index_t match = 0;
+    index_t next = 1;
+    progress_mode mode = progress_mode::probe;
+    bool probe_sent = false;       // in probe mode: one append is outstanding
+    std::deque<index_t> inflight;  // in replicate mode: last index of each send
+    bool recent_active = false;    // heard from since the last quorum check
+  };
+
+  // tick helpers
+  void tick_election();
+  void tick_leader();
+  void reset_election_timer();
+
+  // role changes
+  void become_follower(term_t term, node_id leader);
+  void become_pre_candidate();
+  void become_candidate();
+  void become_leader();
+  void campaign(bool pre_vote);
+
+  // message handlers
+  bool step_term(const message& m);
+  void on_vote_request(const vote_request& m);
+  void on_vote_response(const vote_response& m);
+  void on_append_request(const append_request& m);
+  void on_append_response(const append_response& m);
+  void reject_stale(const message& m);
+
+  // replication
+  void send_append(node_id peer, progress& pr);
+  void send_heartbeat(node_id peer, const progress& pr);
+  void broadcast_append();
+  void on_append_success(node_id peer, progress& pr, const append_response& m);
+  void on_append_reject(node_id peer, progress& pr, const append_response& m);
+  bool maybe_commit();
+  void advance_commit(index_t new_commit);
+  void append_local(entry_kind kind, std::string command);
+  void store_entries_from(index_t from, const std::vector<entry>& entries);
+
+  // helpers
+  std::size_t quorum() const { return cfg_.members.size() / 2 + 1; }
+  bool in_leader_lease() const;
+  void send(message m);
+  void check_invariants();
+
+  config cfg_;
+  std::mt19937_64 rng_;
+
+  // persistent state (mirrored to storage through ready)
+  term_t term_ = 0;
+  node_id voted_for_ = no_node;
+  raft_log log_;
+
+  // volatile state
+  role role_ = role::follower;
+  node_id leader_ = no_node;
+  index_t commit_ = 0;
+  index_t applied_ = 0; // highest index handed out in ready.committed
+  std::uint32_t election_elapsed_ = 0;
+  std::uint32_t randomized_timeout_ = 0;
+  std::uint32_t heartbeat_elapsed_ = 0;
+  std::map<node_id, bool> votes_;        // candidate: responses so far
+  std::map<node_id, progress> progress_; // leader: one per other member
+
+  // pending output
+  hard_state persisted_state_;     // last hard state handed out
+  index_t unstable_from_ = 0;      // lowest log index changed since, 0 = none
+  std::vector<message> outbox_;
+
+  // invariant tracking
+  term_t checked_term_ = 0;
+  index_t checked_commit_ = 0;
+};
+
+} // namespace troupe::raft

@@ -1,0 +1,365 @@
+// Unit tests of troupe::raft::raft_core without actors: a few members wired by
+// a hand-driven in-memory network, so each test controls exactly which
+// messages arrive.
+#include "actors/consensus/raft_core.hpp"
+
+#include <doctest/doctest.h>
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+
+using namespace troupe::raft;
+
+namespace {
+
+config make_config(node_id id, std::vector<node_id> members) {
+  config cfg;
+  cfg.id = id;
+  cfg.members = std::move(members);
+  cfg.election_timeout_ticks = 10;
+  cfg.heartbeat_interval_ticks = 2;
+  return cfg;
+}
+
+/// Members plus a FIFO network. Ready batches are drained right after each
+/// input, persisted to `disk`, and their messages queued.
+struct cluster {
+  std::map<node_id, std::unique_ptr<raft_core>> nodes;
+  std::map<node_id, persisted_state> disk;
+  std::map<node_id, std::vector<entry>> applied;
+  std::deque<message> network;
+  std::set<node_id> isolated; // messages to or from these are dropped
+
+  explicit cluster(std::size_t size, std::map<node_id, persisted_state> restored = {},
+                   std::function<void(config&)> tweak = {}) {
+    std::vector<node_id> ids;
+    for (node_id id = 1; id <= size; ++id)
+      ids.push_back(id);
+    for (auto id : ids) {
+      auto cfg = make_config(id, ids);
+      if (tweak)
+        tweak(cfg);
+      disk[id] = restored[id];
+      nodes[id] = std::make_unique<raft_core>(cfg, restored[id], 1000 + id);
+    }
+  }
+
+  raft_core& at(node_id id) { return *nodes.at(id); }
+
+  void drain(node_id id) {
+    auto r = at(id).take_ready();
+    auto& d = disk[id];
+    if (r.state)
+      d.state = *r.state;
+    if (!r.entries.empty()) {
+      d.log.resize(r.entries.front().index - 1);
+      d.log.insert(d.log.end(), r.entries.begin(), r.entries.end());
+    }
+    for (auto& m : r.messages)
+      network.push_back(std::move(m));
+    for (auto& e : r.committed)
+      applied[id].push_back(e);
+  }
+
+  void tick(node_id id) {
+    at(id).tick();
+    drain(id);
+  }
+
+  void tick_all() {
+    for (auto& [id, node] : nodes)
+      tick(id);
+  }
+
+  /// Delivers queued messages (and the ones they cause) until none are left.
+  /// Messages `keep` rejects are dropped.
+  void deliver(const std::function<bool(const message&)>& keep = {}) {
+    for (int budget = 100000; !network.empty() && budget > 0; --budget) {
+      auto m = std::move(network.front());
+      network.pop_front();
+      auto from = message_from(m);
+      auto to = message_to(m);
+      if (isolated.count(from) || isolated.count(to) || (keep && !keep(m)))
+        continue;
+      at(to).step(m);
+      drain(to);
+    }
+  }
+
+  /// Ticks everyone (delivering in between) until some member leads.
+  node_id elect(int max_ticks = 200) {
+    for (int i = 0; i < max_ticks; ++i) {
+      for (auto& [id, node] : nodes)
+        if (node->current_role() == role::leader && !isolated.count(id))
+          return id;
+      tick_all();
+      deliver();
+    }
+    return no_node;
+  }
+
+  std::size_t leader_count() const {
+    std::size_t n = 0;
+    for (auto& [id, node] : nodes)
+      n += node->current_role() == role::leader ? 1 : 0;
+    return n;
+  }
+
+  /// Ticks and delivers `n` rounds (lets heartbeats spread the commit index).
+  void settle(int n = 5) {
+    for (int i = 0; i < n; ++i) {
+      tick_all();
+      deliver();
+    }
+  }
+};
+
+std::vector<std::string> commands(const std::vector<entry>& entries) {
+  std::vector<std::string> out;
+  for (auto& e : entries)
+    if (e.kind == entry_kind::command)
+      out.push_back(e.command);
+  return out;
+}
+
+entry make_entry(term_t term, index_t index, std::string command) {
+  return entry{term, index, entry_kind::command, std::move(command)};
+}
+
+} // namespace
+
+TEST_CASE("raft: a single-member cluster elects itself and commits") {
+  cluster c{1};
+  auto leader = c.elect();
+  REQUIRE(leader == 1);
+  CHECK(c.at(1).term() == 1);
+  auto result = c.at(1).propose("x");
+  REQUIRE(result);
+  CHECK(result.accepted->index == 2); // after the leader's no-op
+  c.drain(1);
+  CHECK(c.at(1).commit_index() == 2);
+  CHECK(commands(c.applied[1]) == std::vector<std::string>{"x"});
+  CHECK(c.disk[1].log.size() == 2);
+  CHECK(c.disk[1].state.term == 1);
+  CHECK(c.disk[1].state.voted_for == 1);
+}
+
+TEST_CASE("raft: three members elect exactly one leader and replicate") {
+  cluster c{3};
+  auto leader = c.elect();
+  REQUIRE(leader != no_node);
+  CHECK(c.leader_count() == 1);
+  for (auto& [id, node] : c.nodes) {
+    CHECK(node->leader() == leader);
+    CHECK(node->term() == c.at(leader).term());
+  }
+  REQUIRE(c.at(leader).propose("a"));
+  REQUIRE(c.at(leader).propose("b"));
+  c.drain(leader);
+  c.deliver();
+  c.settle(3);
+  for (node_id id = 1; id <= 3; ++id)
+    CHECK(commands(c.applied[id]) == std::vector<std::string>{"a", "b"});
+}
+
+TEST_CASE("raft: messages from a stale term are rejected") {
+  std::map<node_id, persisted_state> restored;
+  restored[1].state.term = 5;
+  cluster c{3, restored};
+  c.at(1).step(append_request{2, 1, 3, 0, 0, {make_entry(3, 1, "stale")}, 1, false});
+  c.at(1).step(vote_request{3, 1, 4, false, 10, 4});
+  auto r = c.at(1).take_ready();
+  CHECK(c.at(1).log().last_index() == 0);
+  CHECK(c.at(1).term() == 5);
+  CHECK(c.at(1).voted_for() == no_node);
+  REQUIRE(r.messages.size() == 2);
+  auto& append = std::get<append_response>(r.messages[0]);
+  CHECK_FALSE(append.success);
+  CHECK(append.term == 5);
+  auto& vote = std::get<vote_response>(r.messages[1]);
+  CHECK_FALSE(vote.granted);
+  CHECK(vote.term == 5);
+}
+
+TEST_CASE("raft: pre-vote keeps a partitioned member from inflating terms") {
+  cluster c{3};
+  auto leader = c.elect();
+  REQUIRE(leader != no_node);
+  node_id outcast = leader == 3 ? 2 : 3;
+  auto term = c.at(leader).term();
+  c.isolated.insert(outcast);
+  for (int i = 0; i < 100; ++i) {
+    c.tick_all();
+    c.deliver();
+  }
+  CHECK(c.at(outcast).term() == term); // it campaigned only in pre-vote
+  CHECK(c.at(outcast).current_role() == role::pre_candidate);
+  c.isolated.clear();
+  c.settle(10);
+  CHECK(c.at(leader).current_role() == role::leader);
+  CHECK(c.at(leader).term() == term);
+  CHECK(c.at(outcast).leader() == leader);
+
+  SUBCASE("without pre-vote the rejoining member deposes the leader") {
+    cluster plain{3, {}, [](config& cfg) { cfg.pre_vote = false; }};
+    auto old_leader = plain.elect();
+    REQUIRE(old_leader != no_node);
+    node_id other = old_leader == 3 ? 2 : 3;
+    auto old_term = plain.at(old_leader).term();
+    plain.isolated.insert(other);
+    for (int i = 0; i < 100; ++i) {
+      plain.tick_all();
+      plain.deliver();
+    }
+    CHECK(plain.at(other).term() > old_term + 2);
+  }
+}
+
+TEST_CASE("raft: check-quorum makes an isolated leader step down") {
+  cluster c{3};
+  auto leader = c.elect();
+  REQUIRE(leader != no_node);
+  c.isolated.insert(leader);
+  for (int i = 0; i < 25; ++i) { // two election timeouts
+    c.tick(leader);
+    c.deliver();
+  }
+  CHECK(c.at(leader).current_role() == role::follower);
+  CHECK(c.at(leader).leader() == no_node);
+  CHECK(c.at(leader).propose("lost").error == propose_error::not_leader);
+
+  SUBCASE("without check-quorum it would keep leading") {
+    cluster plain{3, {}, [](config& cfg) { cfg.check_quorum = false; }};
+    auto old = plain.elect();
+    REQUIRE(old != no_node);
+    plain.isolated.insert(old);
+    for (int i = 0; i < 25; ++i) {
+      plain.tick(old);
+      plain.deliver();
+    }
+    CHECK(plain.at(old).current_role() == role::leader);
+  }
+}
+
+TEST_CASE("raft: a follower's divergent uncommitted entries are overwritten") {
+  std::map<node_id, persisted_state> restored;
+  restored[1] = {{3, 1}, {make_entry(1, 1, "a"), make_entry(3, 2, "c")}};
+  restored[2] = {{2, 2},
+                 {make_entry(1, 1, "a"), make_entry(2, 2, "x"), make_entry(2, 3, "y"),
+                  make_entry(2, 4, "z")}};
+  restored[3] = {{3, 1}, {make_entry(1, 1, "a"), make_entry(3, 2, "c")}};
+  cluster c{3, restored};
+  // Node 2 can't win: its last term (2) is behind the others' (3).
+  auto leader = c.elect();
+  REQUIRE((leader == 1 || leader == 3));
+  REQUIRE(c.at(leader).propose("d"));
+  c.drain(leader);
+  c.deliver();
+  c.settle(3);
+  auto expected = std::vector<std::string>{"a", "c", "d"};
+  for (node_id id = 1; id <= 3; ++id) {
+    CHECK(commands(c.applied[id]) == expected);
+    CHECK(commands(c.disk[id].log) == expected);
+  }
+  CHECK(c.at(2).log().last_index() == c.at(leader).log().last_index());
+}
+
+TEST_CASE("raft: only entries of the current term commit by counting (Figure 8)") {
+  // Node 1 holds an entry of term 2 that node 2 also has. Elected in term 3,
+  // node 1 must not commit index 2 when a majority holds it; only when its
+  // own term-3 no-op (index 3) reaches a majority does index 2 commit.
+  std::map<node_id, persisted_state> restored;
+  std::vector<entry> log{make_entry(1, 1, "a"), make_entry(2, 2, "b")};
+  restored[1] = {{2, 1}, log};
+  restored[2] = {{2, 1}, log};
+  restored[3] = {{2, 1}, {make_entry(1, 1, "a")}};
+  cluster c{3, restored};
+  while (c.at(1).current_role() != role::pre_candidate)
+    c.tick(1);
+  // Let only votes through: node 1 wins without replicating anything.
+  c.deliver([](const message& m) {
+    return std::holds_alternative<vote_request>(m) || std::holds_alternative<vote_response>(m);
+  });
+  REQUIRE(c.at(1).current_role() == role::leader);
+  REQUIRE(c.at(1).term() == 3);
+  REQUIRE(c.at(1).log().last_index() == 3);
+  c.network.clear();
+  auto ack = [&](index_t match) {
+    append_response r;
+    r.from = 2;
+    r.to = 1;
+    r.term = 3;
+    r.success = true;
+    r.match_index = match;
+    c.at(1).step(r);
+  };
+  ack(2);
+  CHECK(c.at(1).match_index(2) == 2);
+  CHECK(c.at(1).commit_index() == 0);
+  ack(3);
+  CHECK(c.at(1).commit_index() == 3);
+}
+
+TEST_CASE("raft: propose on a follower returns not_leader with a hint") {
+  cluster c{3};
+  CHECK(c.at(1).propose("early").error == propose_error::not_leader);
+  CHECK(c.at(1).propose("early").leader_hint == no_node);
+  auto leader = c.elect();
+  REQUIRE(leader != no_node);
+  node_id follower = leader == 1 ? 2 : 1;
+  auto result = c.at(follower).propose("x");
+  CHECK_FALSE(result);
+  CHECK(result.error == propose_error::not_leader);
+  CHECK(result.leader_hint == leader);
+}
+
+TEST_CASE("raft: appends are batched and pipelined within their limits") {
+  cluster c{3, {}, [](config& cfg) {
+              cfg.max_entries_per_append = 2;
+              cfg.max_inflight_appends = 3;
+            }};
+  auto leader = c.elect();
+  REQUIRE(leader != no_node);
+  c.settle(2);
+  for (int i = 0; i < 10; ++i)
+    REQUIRE(c.at(leader).propose("p" + std::to_string(i)));
+  c.drain(leader);
+  std::map<node_id, int> appends;
+  for (auto& m : c.network) {
+    if (auto* a = std::get_if<append_request>(&m); a && !a->entries.empty()) {
+      CHECK(a->entries.size() <= 2);
+      ++appends[a->to];
+    }
+  }
+  for (auto& [peer, count] : appends)
+    CHECK(count <= 3);
+  c.deliver();
+  c.settle(3);
+  for (node_id id = 1; id <= 3; ++id)
+    CHECK(commands(c.applied[id]).size() == 10);
+}
+
+TEST_CASE("raft: the leader refuses proposals beyond its uncommitted limit") {
+  cluster c{3, {}, [](config& cfg) { cfg.max_uncommitted_entries = 3; }};
+  auto leader = c.elect();
+  REQUIRE(leader != no_node);
+  c.settle(2);
+  c.isolated = {1, 2, 3}; // nothing can commit
+  int accepted = 0;
+  propose_result last;
+  for (int i = 0; i < 5; ++i) {
+    last = c.at(leader).propose("p");
+    accepted += last ? 1 : 0;
+  }
+  CHECK(accepted == 3);
+  CHECK(last.error == propose_error::overloaded);
+}
+
+TEST_CASE("raft: a corrupt restored log or bad config is refused") {
+  persisted_state gap{{1, 0}, {make_entry(1, 1, "a"), make_entry(1, 3, "c")}};
+  CHECK_THROWS_AS(raft_core(make_config(1, {1, 2, 3}), gap, 1), invariant_violation);
+  CHECK_THROWS_AS(raft_core(make_config(4, {1, 2, 3}), {}, 1), invariant_violation);
+}
