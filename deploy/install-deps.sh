@@ -23,12 +23,29 @@ for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
-fi
-
-echo "install-deps: installing ${missing[*]}"
 sudo_cmd=()
 [ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
-"${sudo_cmd[@]}" apt-get update -qq
-DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+updated=0
+apt_update() {
+  [ $updated -eq 1 ] || "${sudo_cmd[@]}" apt-get update -qq
+  updated=1
+}
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  apt_update
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# promtool (tests check /metrics with `promtool check metrics`) ships in
+# Debian's prometheus package, whose installation would also start a
+# Prometheus server. Take only the binary out of the package instead.
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "install-deps: unpacking promtool from Debian's prometheus package"
+  apt_update
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download -qq prometheus)
+  dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/root"
+  "${sudo_cmd[@]}" install -m 0755 "$tmp/root/usr/bin/promtool" /usr/local/bin/promtool
+  rm -rf "$tmp"
+fi

@@ -8,6 +8,8 @@
 #include "runtime/gateway.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/membership.hpp"
+#include "runtime/node_metrics.hpp"
+#include "runtime/process_metrics.hpp"
 #include "runtime/type_ids.hpp"
 #include "storage/node_store.hpp"
 
@@ -116,9 +118,13 @@ http_handler admin_handler(node_context_ptr ctx, std::string root) {
       bool verbose = req.query.find("verbose") != std::string::npos;
       res.status = ctx->ready.ready() ? 200 : 503;
       res.body = readyz_text(*ctx, verbose);
+    } else if (req.path == "/metrics") {
+      res.content_type = std::string{metrics_registry::content_type};
+      res.body = ctx->metrics->render();
     } else {
       res.status = 404;
-      res.body = "not found: " + req.path + " (try /livez or /readyz)\n";
+      res.body = "not found: " + req.path
+                 + " (try /livez, /readyz or /metrics)\n";
     }
     return res;
   };
@@ -153,9 +159,15 @@ public:
              + " (cluster port): " + sys_.render(port.error())
              + "; is the port in use or the address not local?";
     published_port_ = *port;
+    auto http_stats = std::make_shared<http_server_stats>();
+    if (auto err = add_process_metrics(*ctx_->metrics))
+      return message_of(err) + " (metrics)";
+    if (auto err = add_node_metrics(*ctx_->metrics, ctx_, http_stats))
+      return message_of(err) + " (metrics)";
     auto http = spawn_http_server(sys_, cfg_.admin_listen.host,
                                   cfg_.admin_listen.port,
-                                  admin_handler(ctx_, root_name_));
+                                  admin_handler(ctx_, root_name_), http_limits{},
+                                  http_stats);
     if (!http)
       return message_of(http.error()) + " (admin HTTP port)";
     http_ = *http;

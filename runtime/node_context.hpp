@@ -5,6 +5,7 @@
 
 #include "runtime/local_actors.hpp"
 #include "runtime/members.hpp"
+#include "runtime/metrics.hpp"
 
 #include <caf/actor.hpp>
 
@@ -82,6 +83,8 @@ struct node_context {
   member_table members;
   name_cache names{4096};
   readiness ready;
+  /// The node's metrics; every component registers here, /metrics renders it.
+  metrics_registry_ptr metrics = std::make_shared<metrics_registry>();
   std::atomic<bool> shutting_down{false};
   caf::actor gateway;   // this node's published gateway
   caf::actor directory; // a directory_actor (runtime/directory.hpp), untyped here

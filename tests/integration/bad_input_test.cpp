@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -146,5 +147,18 @@ TEST_CASE("a single node with every built role answers /livez and /readyz") {
   CHECK(http_get("127.0.0.8", n.admin_port(), "/readyz?verbose", &body) == 200);
   CHECK(body.find("[+]cluster") != std::string::npos);
   CHECK(body.find("[+]supervision") != std::string::npos);
+  REQUIRE(http_get("127.0.0.8", n.admin_port(), "/metrics", &body) == 200);
+  CHECK(body.find("troupe_actor_mailbox_messages{actor=\"probe/single\"} 0") != std::string::npos);
+  CHECK(body.find("process_cpu_seconds_total") != std::string::npos);
+  if (std::system("command -v promtool >/dev/null 2>&1") == 0) {
+    char path[] = "/tmp/troupe-metrics-XXXXXX";
+    int fd = mkstemp(path);
+    REQUIRE(write(fd, body.data(), body.size()) == static_cast<ssize_t>(body.size()));
+    close(fd);
+    auto check = run_command({"/bin/sh", "-c", std::string{"promtool check metrics < "} + path});
+    unlink(path);
+    INFO("promtool: " << check.out << check.err);
+    CHECK(check.exit_code == 0);
+  }
   CHECK(n.stop(SIGINT) == 0);
 }
