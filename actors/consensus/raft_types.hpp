@@ -107,8 +107,9 @@ term_t message_term(const message& m);
 
 struct config {
   node_id id = no_node;
-  /// All voting members including `id`. Fixed for now; membership change will
-  /// replace this with a configuration carried in the log.
+  /// All voting members including `id`. The set is fixed at construction:
+  /// membership change (issue 3) is not built yet, and will carry the
+  /// configuration in the log instead.
   std::vector<node_id> members;
   /// A follower campaigns after a random timeout in
   /// [election_timeout_ticks, 2 * election_timeout_ticks).
