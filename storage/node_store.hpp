@@ -53,6 +53,10 @@ public:
 
   const std::string& dir() const noexcept { return dir_; }
 
+  /// The environment, for stores that keep their own named databases in it
+  /// (lmdb_raft_store). Valid while this node_store lives.
+  MDB_env* env() const noexcept { return env_; }
+
 private:
   node_store(std::string dir, MDB_env* env, int lock_fd);
 

@@ -1,0 +1,201 @@
+// Durable storage of one Raft member's log and hard state.
+//
+// This layer knows nothing of the Raft core (actors/consensus): it stores
+// plain records, and the consensus shell converts raft::entry and
+// raft::hard_state to and from them. Implementations:
+//  - memory_raft_store: for tests, no I/O;
+//  - lmdb_raft_store (lmdb_raft_store.hpp): in the node's LMDB environment;
+//  - faulty_raft_store: wraps another and fails writes on demand (tests).
+// raft_writer (raft_writer.hpp) batches writes from many callers into one
+// commit on a dedicated thread. docs/storage.md describes the format.
+//
+// Thread-safety: a store has one owner at a time (load at startup, then the
+// raft_writer thread). Writes block on fsync: never call them in an actor
+// handler.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace troupe::storage {
+
+/// One log entry. `kind` is opaque here (raft::entry_kind in the core).
+struct log_record {
+  uint64_t index = 0;
+  uint64_t term = 0;
+  uint8_t kind = 0;
+  std::string payload;
+  friend bool operator==(const log_record&, const log_record&) = default;
+};
+
+/// What a member must persist before acting on it. voted_for 0 = no vote.
+struct hard_state_record {
+  uint64_t term = 0;
+  uint64_t voted_for = 0;
+  uint64_t commit = 0;
+  friend bool operator==(const hard_state_record&, const hard_state_record&)
+      = default;
+};
+
+/// Everything load() returns. `log` is contiguous from `first_index`.
+struct raft_log_state {
+  std::optional<hard_state_record> hard_state;
+  /// Index of the first entry kept (1 unless a prefix was truncated).
+  uint64_t first_index = 1;
+  /// Term of entry first_index - 1 (0 if there is none).
+  uint64_t prev_term = 0;
+  std::vector<log_record> log;
+};
+
+/// Named for what the caller should do.
+enum class raft_store_errc : uint8_t {
+  ok,
+  /// The stored data is damaged: refuse to start, restore the data dir from a
+  /// replica. Never truncate past it.
+  corrupted,
+  /// The disk or LMDB map is full. Nothing was written: free space (or raise
+  /// the map size), then retry. Report unhealthy meanwhile.
+  no_space,
+  /// An I/O error or failed fsync. For LMDB nothing was written (the
+  /// transaction was aborted); retry later, or stop the node if it persists.
+  io_error,
+  /// Too many requests are waiting: back off and retry.
+  overloaded,
+  /// The writer is shutting down: the request was not written.
+  stopped,
+  /// A programmer error in the request (a gap, a decreasing term, an
+  /// overwrite below the first index). Nothing was written; do not retry.
+  invalid_argument,
+};
+
+/// The outcome of a store operation; `message` names the file and what to do.
+struct raft_status {
+  raft_store_errc code = raft_store_errc::ok;
+  std::string message;
+  bool ok() const noexcept {
+    return code == raft_store_errc::ok;
+  }
+};
+
+/// One write: optionally a new hard state, and entries to append after
+/// dropping every stored entry with index >= entries.front().index.
+struct raft_write {
+  std::optional<hard_state_record> hard_state;
+  std::vector<log_record> entries;
+};
+
+const char* to_string(raft_store_errc code) noexcept;
+
+class raft_log_store {
+public:
+  virtual ~raft_log_store() = default;
+
+  /// Reads the hard state and the whole log, verifying every checksum, that
+  /// indexes are contiguous and that terms never decrease. Fails with
+  /// `corrupted` and a message naming the file, the database and the index;
+  /// never repairs anything. Call once, before any write.
+  virtual raft_status load(raft_log_state& out) = 0;
+
+  /// Applies `batch` in order, atomically (all or nothing), and returns only
+  /// once it is durable (fsync). In each write, entries must have contiguous
+  /// indexes, non-decreasing terms, and start in [first_index(),
+  /// last_index() + 1] as left by the writes before it. On any error nothing
+  /// of the batch is stored.
+  virtual raft_status write(std::span<const raft_write> batch) = 0;
+
+  /// Drops every entry with index < first_kept, which must be in
+  /// [first_index(), last_index() + 1]. Durable on return.
+  virtual raft_status truncate_prefix(uint64_t first_kept) = 0;
+
+  /// Forces everything to disk (a no-op when every write already syncs).
+  virtual raft_status sync() = 0;
+
+  virtual uint64_t first_index() const = 0;
+  /// first_index() - 1 when the log is empty.
+  virtual uint64_t last_index() const = 0;
+  /// Term of last_index(), or 0 for an empty log that never had entries.
+  virtual uint64_t last_term() const = 0;
+
+  /// Truncate-then-append of `entries`; durable on return.
+  raft_status append(std::vector<log_record> entries);
+  /// Stores `hs`; durable on return.
+  raft_status save(const hard_state_record& hs);
+};
+
+/// Where a log ends, as writes are checked against it.
+struct log_bounds {
+  uint64_t first_index = 1;
+  uint64_t last_index = 0;
+  uint64_t last_term = 0;
+};
+
+/// Checks one write's entries against `bounds`. `term_before` is the term of
+/// entry entries.front().index - 1 (0 if none). On success, updates bounds.
+raft_status check_append(log_bounds& bounds, uint64_t term_before,
+                         const std::vector<log_record>& entries);
+
+/// A store in memory, for tests of the layers above. Never fails.
+class memory_raft_store final : public raft_log_store {
+public:
+  raft_status load(raft_log_state& out) override;
+  raft_status write(std::span<const raft_write> batch) override;
+  raft_status truncate_prefix(uint64_t first_kept) override;
+  raft_status sync() override;
+  uint64_t first_index() const override {
+    return state_.first_index;
+  }
+  uint64_t last_index() const override;
+  uint64_t last_term() const override;
+
+  /// Number of successful write() calls (group-commit tests).
+  uint64_t write_calls() const noexcept {
+    return write_calls_;
+  }
+
+private:
+  uint64_t term_at(uint64_t index) const;
+
+  raft_log_state state_;
+  uint64_t write_calls_ = 0;
+};
+
+/// Wraps another store and injects failures on demand (tests only).
+class faulty_raft_store final : public raft_log_store {
+public:
+  explicit faulty_raft_store(raft_log_store& inner) : inner_(inner) {}
+
+  /// The next `count` writes fail with `code` before reaching the inner
+  /// store: nothing is written, like an aborted LMDB transaction.
+  void fail_writes(uint32_t count,
+                   raft_store_errc code = raft_store_errc::io_error);
+
+  /// The next `count` writes reach the inner store, then report a failed
+  /// fsync (io_error): the caller must not acknowledge them, and cannot
+  /// know whether they are on disk. sync() fails while any are armed.
+  void fail_syncs(uint32_t count);
+
+  raft_status load(raft_log_state& out) override;
+  raft_status write(std::span<const raft_write> batch) override;
+  raft_status truncate_prefix(uint64_t first_kept) override;
+  raft_status sync() override;
+  uint64_t first_index() const override {
+    return inner_.first_index();
+  }
+  uint64_t last_index() const override {
+    return inner_.last_index();
+  }
+  uint64_t last_term() const override {
+    return inner_.last_term();
+  }
+
+private:
+  raft_log_store& inner_;
+  uint32_t failing_writes_ = 0;
+  raft_store_errc failing_code_ = raft_store_errc::io_error;
+  uint32_t failing_syncs_ = 0;
+};
+
+} // namespace troupe::storage
