@@ -35,5 +35,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(troupe, caf::first_custom_type_id)
   CAF_ADD_ATOM(troupe, troupe, stop_atom, "stop")
   // Periodic work (retries, housekeeping).
   CAF_ADD_ATOM(troupe, troupe, tick_atom, "tick")
+  // Raft shell: a ready batch's write is durable (or failed), from the
+  // storage writer thread (actors/consensus/raft_shell.hpp).
+  CAF_ADD_ATOM(troupe, troupe, persisted_atom, "persisted")
 
 CAF_END_TYPE_ID_BLOCK(troupe)

@@ -1,0 +1,223 @@
+// The Raft actor shell on the deterministic CAF fixture: three members in one
+// actor system, wired by an in-memory transport, with in-memory persistence.
+#include "actors/consensus/raft_shell.hpp"
+#include "actors/consensus/raft_wire.hpp"
+#include "tests/support/caf_test.hpp"
+
+#include <doctest/doctest.h>
+
+#include <caf/send.hpp>
+
+using namespace troupe;
+using namespace troupe::raft;
+
+namespace {
+
+constexpr auto tick = std::chrono::milliseconds{10};
+
+// Completes writes only when the test says so.
+struct deferred_persistence final : raft_persistence {
+  std::vector<persist_done> waiting;
+  void persist(storage::raft_write, persist_done done) override {
+    waiting.push_back(std::move(done));
+  }
+  void complete_all() {
+    for (auto& done : waiting)
+      done(storage::raft_status{});
+    waiting.clear();
+  }
+};
+
+struct raft_cluster : test::caf_fixture {
+  std::map<node_id, caf::actor> members;
+  std::map<node_id, std::vector<std::string>> applied;
+  std::vector<std::pair<node_id, node_id>> sent; // (from, to)
+  std::vector<std::unique_ptr<storage::memory_raft_store>> stores;
+
+  ~raft_cluster() override {
+    for (auto& [id, a] : members)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    run();
+  }
+
+  shell_deps deps_for(node_id id, std::shared_ptr<raft_persistence> p) {
+    shell_deps deps;
+    deps.persistence = std::move(p);
+    deps.send = [this, id](caf::event_based_actor*, node_id to, envelope msg) {
+      sent.emplace_back(id, to);
+      if (auto i = members.find(to); i != members.end())
+        caf::anon_send(i->second, std::move(msg));
+    };
+    deps.apply = [this, id](const entry& e) {
+      applied[id].push_back(e.command);
+      return "ok:" + e.command;
+    };
+    return deps;
+  }
+
+  shell_config config_for(node_id id, bool pre_vote = true) {
+    shell_config cfg;
+    cfg.core.id = id;
+    cfg.core.members = {1, 2, 3};
+    cfg.core.pre_vote = pre_vote;
+    cfg.seed = 1000 + id;
+    cfg.tick_interval = tick;
+    return cfg;
+  }
+
+  void start(node_id id, std::shared_ptr<raft_persistence> p = nullptr) {
+    if (!p) {
+      stores.push_back(std::make_unique<storage::memory_raft_store>());
+      p = std::make_shared<memory_persistence>(*stores.back());
+    }
+    members[id] = sys.spawn(raft_shell, config_for(id), deps_for(id, std::move(p)));
+  }
+
+  void advance(int ticks) {
+    for (int i = 0; i < ticks; ++i) {
+      advance_time(tick);
+      run();
+    }
+  }
+
+  v1::RaftStatus status(node_id id) {
+    auto reply = request<envelope>(members.at(id), pack(v1::RaftStatusRequest{}));
+    REQUIRE(reply);
+    auto s = unpack<v1::RaftStatus>(*reply);
+    REQUIRE(s);
+    return *s;
+  }
+
+  node_id await_leader() {
+    for (int i = 0; i < 100; ++i) {
+      advance(1);
+      for (auto& [id, a] : members)
+        if (status(id).role() == "leader")
+          return id;
+    }
+    FAIL("no leader after 100 ticks");
+    return no_node;
+  }
+
+  v1::ProposeReply propose(node_id id, const std::string& command) {
+    v1::Propose p;
+    p.set_command(command);
+    auto reply = request<envelope>(members.at(id), pack(p));
+    REQUIRE(reply);
+    auto r = unpack<v1::ProposeReply>(*reply);
+    REQUIRE(r);
+    return *r;
+  }
+};
+
+} // namespace
+
+TEST_CASE("raft wire: every message survives a round trip") {
+  entry cmd{3, 7, entry_kind::command, std::string{"a\0b", 3}};
+  entry noop{4, 8, entry_kind::noop, {}};
+  std::vector<message> all = {
+    vote_request{1, 2, 5, true, 9, 4},
+    vote_response{2, 1, 5, true, true},
+    append_request{1, 3, 6, 6, 3, {cmd, noop}, 7, false},
+    append_request{1, 3, 6, 8, 4, {}, 8, true},
+    append_response{3, 1, 6, false, true, 0, 6, 4},
+  };
+  for (auto& m : all) {
+    auto wire = to_proto(m);
+    v1::RaftMessage parsed;
+    REQUIRE(parsed.ParseFromString(wire.SerializeAsString()));
+    auto back = from_proto(parsed);
+    REQUIRE(back);
+    CHECK(to_proto(*back).SerializeAsString() == wire.SerializeAsString());
+    CHECK(back->index() == m.index());
+  }
+  auto req = std::get<append_request>(*from_proto(to_proto(all[2])));
+  CHECK(req.entries == std::vector<entry>{cmd, noop});
+  CHECK(req.prev_log_term == 3);
+  auto resp = std::get<append_response>(*from_proto(to_proto(all[4])));
+  CHECK(resp.hint_index == 4);
+  CHECK(resp.rejected_index == 6);
+  CHECK_FALSE(from_proto(v1::RaftMessage{}));
+}
+
+TEST_CASE("raft persistence: ready batches round-trip through a store") {
+  ready batch;
+  batch.state = hard_state{4, 2};
+  batch.entries = {entry{4, 1, entry_kind::noop, {}}, entry{4, 2, entry_kind::command, "x"}};
+  storage::memory_raft_store store;
+  memory_persistence p{store};
+  std::optional<storage::raft_status> result;
+  p.persist(*to_write(batch), [&](const storage::raft_status& s) { result = s; });
+  REQUIRE(result);
+  CHECK(result->ok());
+  storage::raft_log_state loaded;
+  REQUIRE(store.load(loaded).ok());
+  auto restored = restore(loaded);
+  REQUIRE(restored);
+  CHECK(restored->state == hard_state{4, 2});
+  CHECK(restored->log == batch.entries);
+  CHECK_FALSE(to_write(ready{}).has_value());
+}
+
+TEST_CASE_FIXTURE(raft_cluster, "raft shell: elects a leader and applies a proposal everywhere") {
+  for (node_id id : {1, 2, 3})
+    start(id);
+  auto leader = await_leader();
+  auto reply = propose(leader, "put a=1");
+  CHECK(reply.status() == v1::PROPOSE_STATUS_OK);
+  CHECK(reply.result() == "ok:put a=1");
+  CHECK(reply.index() >= 2); // after the leader's no-op
+  advance(5); // heartbeats carry the commit index to the followers
+  for (node_id id : {1, 2, 3}) {
+    CAPTURE(id);
+    CHECK(applied[id] == std::vector<std::string>{"put a=1"});
+    CHECK(status(id).applied_index() == reply.index());
+  }
+}
+
+TEST_CASE_FIXTURE(raft_cluster, "raft shell: a follower answers not_leader with a hint") {
+  for (node_id id : {1, 2, 3})
+    start(id);
+  auto leader = await_leader();
+  advance(3); // followers learn the leader from its appends
+  auto follower = leader == 1 ? node_id{2} : node_id{1};
+  auto reply = propose(follower, "put b=2");
+  CHECK(reply.status() == v1::PROPOSE_STATUS_NOT_LEADER);
+  CHECK(reply.leader_hint() == leader);
+  CHECK(applied[follower].empty());
+}
+
+TEST_CASE_FIXTURE(raft_cluster, "raft shell: nothing is sent before the write is durable") {
+  auto slow = std::make_shared<deferred_persistence>();
+  members[1] = sys.spawn(raft_shell, config_for(1, false), deps_for(1, slow));
+  // Without pre-vote, member 1's first campaign raises its term and votes for
+  // itself: a hard state to persist before its vote requests may go out.
+  for (int i = 0; i < 40 && slow->waiting.empty(); ++i)
+    advance(1);
+  REQUIRE_FALSE(slow->waiting.empty());
+  CHECK(sent.empty());
+  advance(1);
+  CHECK(sent.empty()); // later batches queue behind the unfinished write
+  slow->complete_all();
+  run();
+  REQUIRE_FALSE(sent.empty());
+  CHECK(sent.front().first == 1);
+  CHECK(status(1).role() == "candidate");
+}
+
+TEST_CASE_FIXTURE(raft_cluster, "raft shell: a failed write stops the member") {
+  struct failing final : raft_persistence {
+    void persist(storage::raft_write, persist_done done) override {
+      done(storage::raft_status{storage::raft_store_errc::io_error, "fsync failed"});
+    }
+  };
+  members[1] = sys.spawn(raft_shell, config_for(1, false),
+                         deps_for(1, std::make_shared<failing>()));
+  auto exit = watch_exit(members[1]);
+  for (int i = 0; i < 40 && !exit->has_value(); ++i)
+    advance(1);
+  REQUIRE(exit->has_value());
+  CHECK(is(**exit, errc::storage_failure));
+  CHECK(sent.empty());
+  members.erase(1);
+}
