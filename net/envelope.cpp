@@ -13,7 +13,9 @@
 // ones this translation unit never names.
 #include "troupe/cluster.pb.h"
 #include "troupe/envelope.pb.h"
+#include "troupe/kv.pb.h"
 #include "troupe/probe.pb.h"
+#include "troupe/raft.pb.h"
 
 namespace troupe {
 
@@ -45,15 +47,21 @@ caf::error unpack_message(const envelope& env, pb::Message& out) {
 
 namespace {
 
-// Forces every generated file to register with the generated pool, so a
-// lookup by name finds types this program never instantiated.
+// One message of every schema file that crosses a process. Naming it links
+// the file's generated code (troupe_proto is a static library, so unnamed
+// files would be left out) and registers it with the generated pool, so a
+// lookup by name finds types this program never instantiated. Add new
+// schema files here.
+std::vector<const pb::FileDescriptor*> schema_files() {
+  return {v1::Empty::descriptor()->file(), v1::Ping::descriptor()->file(),
+          v1::MemberInfo::descriptor()->file(),
+          v1::RaftMessage::descriptor()->file(),
+          v1::KvCommand::descriptor()->file()};
+}
+
 void touch_generated_types() {
   static std::once_flag once;
-  std::call_once(once, [] {
-    (void) v1::Empty::descriptor();
-    (void) v1::Ping::descriptor();
-    (void) v1::MemberInfo::descriptor();
-  });
+  std::call_once(once, [] { (void) schema_files(); });
 }
 
 void collect(const pb::Descriptor* d, std::vector<std::string>& out) {
@@ -73,12 +81,8 @@ const pb::Descriptor* find_descriptor(const std::string& full_name) {
 std::vector<std::string> known_message_types() {
   touch_generated_types();
   std::vector<std::string> result;
-  // The generated pool cannot be enumerated directly; walk the files of the
-  // types we link (they import everything else we ship).
-  std::vector<const pb::FileDescriptor*> files{
-    v1::Empty::descriptor()->file(), v1::Ping::descriptor()->file(),
-    v1::MemberInfo::descriptor()->file()};
-  for (auto* file : files)
+  // The generated pool cannot be enumerated directly; walk the files we link.
+  for (auto* file : schema_files())
     for (int i = 0; i < file->message_type_count(); ++i)
       collect(file->message_type(i), result);
   std::sort(result.begin(), result.end());
