@@ -28,6 +28,7 @@ build: configure
 # Every test: unit tests, then integration tests with real processes.
 test: build
 	cd $(BUILD) && ctest --output-on-failure --timeout 300
+	@grep -h "schedules passed" $(BUILD)/Testing/Temporary/LastTest.log || true
 
 unit: build
 	$(BUILD)/tests/troupe_unit_tests
