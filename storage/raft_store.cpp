@@ -151,10 +151,6 @@ void faulty_raft_store::fail_syncs(uint32_t count) {
   failing_syncs_ = count;
 }
 
-raft_status faulty_raft_store::load(raft_log_state& out) {
-  return inner_.load(out);
-}
-
 raft_status faulty_raft_store::write(std::span<const raft_write> batch) {
   if (failing_writes_ > 0) {
     --failing_writes_;

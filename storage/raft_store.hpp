@@ -162,10 +162,43 @@ private:
   uint64_t write_calls_ = 0;
 };
 
-/// Wraps another store and injects failures on demand (tests only).
-class faulty_raft_store final : public raft_log_store {
+/// Passes every call to another store. Decorators (fault injection, test
+/// gates) derive from it and override only what they change.
+class forwarding_raft_store : public raft_log_store {
 public:
-  explicit faulty_raft_store(raft_log_store& inner) : inner_(inner) {}
+  explicit forwarding_raft_store(raft_log_store& inner) : inner_(inner) {}
+
+  raft_status load(raft_log_state& out) override {
+    return inner_.load(out);
+  }
+  raft_status write(std::span<const raft_write> batch) override {
+    return inner_.write(batch);
+  }
+  raft_status truncate_prefix(uint64_t first_kept) override {
+    return inner_.truncate_prefix(first_kept);
+  }
+  raft_status sync() override {
+    return inner_.sync();
+  }
+  uint64_t first_index() const override {
+    return inner_.first_index();
+  }
+  uint64_t last_index() const override {
+    return inner_.last_index();
+  }
+  uint64_t last_term() const override {
+    return inner_.last_term();
+  }
+
+protected:
+  raft_log_store& inner_;
+};
+
+/// Wraps another store and injects failures on demand (tests only).
+class faulty_raft_store final : public forwarding_raft_store {
+public:
+  explicit faulty_raft_store(raft_log_store& inner)
+    : forwarding_raft_store(inner) {}
 
   /// The next `count` writes fail with `code` before reaching the inner
   /// store: nothing is written, like an aborted LMDB transaction.
@@ -177,22 +210,11 @@ public:
   /// know whether they are on disk. sync() fails while any are armed.
   void fail_syncs(uint32_t count);
 
-  raft_status load(raft_log_state& out) override;
   raft_status write(std::span<const raft_write> batch) override;
   raft_status truncate_prefix(uint64_t first_kept) override;
   raft_status sync() override;
-  uint64_t first_index() const override {
-    return inner_.first_index();
-  }
-  uint64_t last_index() const override {
-    return inner_.last_index();
-  }
-  uint64_t last_term() const override {
-    return inner_.last_term();
-  }
 
 private:
-  raft_log_store& inner_;
   uint32_t failing_writes_ = 0;
   raft_store_errc failing_code_ = raft_store_errc::io_error;
   uint32_t failing_syncs_ = 0;

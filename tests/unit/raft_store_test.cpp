@@ -317,9 +317,9 @@ namespace {
 
 /// Holds every write until release(), so a test knows what queues up
 /// behind the batch being written.
-class gated_store final : public raft_log_store {
+class gated_store final : public forwarding_raft_store {
 public:
-  explicit gated_store(raft_log_store& inner) : inner_(inner) {}
+  explicit gated_store(raft_log_store& inner) : forwarding_raft_store(inner) {}
   void wait_entered() {
     std::unique_lock<std::mutex> lock{mtx_};
     cv_.wait(lock, [this] { return entered_; });
@@ -336,27 +336,8 @@ public:
     cv_.wait(lock, [this] { return released_; });
     return inner_.write(batch);
   }
-  raft_status load(raft_log_state& out) override {
-    return inner_.load(out);
-  }
-  raft_status truncate_prefix(uint64_t i) override {
-    return inner_.truncate_prefix(i);
-  }
-  raft_status sync() override {
-    return inner_.sync();
-  }
-  uint64_t first_index() const override {
-    return inner_.first_index();
-  }
-  uint64_t last_index() const override {
-    return inner_.last_index();
-  }
-  uint64_t last_term() const override {
-    return inner_.last_term();
-  }
 
 private:
-  raft_log_store& inner_;
   std::mutex mtx_;
   std::condition_variable cv_;
   bool entered_ = false;
