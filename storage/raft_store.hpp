@@ -40,9 +40,21 @@ struct hard_state_record {
       = default;
 };
 
+/// A state machine snapshot with the Raft metadata it ends at. `membership`
+/// and `data` are opaque here (raft::encode_membership, kv::kv_state).
+struct snapshot_record {
+  uint64_t index = 0;
+  uint64_t term = 0;
+  std::string membership;
+  std::string data;
+  friend bool operator==(const snapshot_record&, const snapshot_record&) = default;
+};
+
 /// Everything load() returns. `log` is contiguous from `first_index`.
 struct raft_log_state {
   std::optional<hard_state_record> hard_state;
+  /// The newest snapshot, if one was stored.
+  std::optional<snapshot_record> snapshot;
   /// Index of the first entry kept (1 unless a prefix was truncated).
   uint64_t first_index = 1;
   /// Term of entry first_index - 1 (0 if there is none).
@@ -80,11 +92,23 @@ struct raft_status {
   }
 };
 
-/// One write: optionally a new hard state, and entries to append after
-/// dropping every stored entry with index >= entries.front().index.
+/// One write, applied in this order, all or nothing:
+///  1. `snapshot`, if set, replaces the stored snapshot. It must not be older
+///     than the stored one. With `reset_log`, the whole log is dropped too and
+///     restarts after it (first_index = snapshot.index + 1, prev_term =
+///     snapshot.term): a follower that installed a leader's snapshot;
+///  2. `hard_state`, if set;
+///  3. `entries`: every stored entry with index >= entries.front().index is
+///     dropped, then they are appended;
+///  4. `compact_before`, if nonzero: entries with index < compact_before are
+///     dropped. It must be <= the stored snapshot's index + 1, so that no
+///     entry goes that a snapshot does not cover.
 struct raft_write {
+  std::optional<snapshot_record> snapshot;
+  bool reset_log = false;
   std::optional<hard_state_record> hard_state;
   std::vector<log_record> entries;
+  uint64_t compact_before = 0;
 };
 
 const char* to_string(raft_store_errc code) noexcept;

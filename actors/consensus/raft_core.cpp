@@ -50,10 +50,11 @@ raft_core::raft_core(config cfg, persisted_state restored, std::uint64_t seed)
     persisted_state_(restored.state),
     checked_term_(restored.state.term) {
   // Programmer errors in the configuration: fail at once, not at first use.
-  std::set<node_id> unique(cfg_.members.begin(), cfg_.members.end());
-  require(cfg_.id != no_node && unique.count(cfg_.id) == 1, "config: id not a member");
-  require(unique.size() == cfg_.members.size() && unique.count(no_node) == 0,
-          "config: members must be unique and non-zero");
+  require(cfg_.id != no_node, "config: id must be non-zero");
+  require(cfg_.initial.voters.count(no_node) == 0 && cfg_.initial.learners.count(no_node) == 0,
+          "config: member ids must be non-zero");
+  for (auto& [id, name] : cfg_.initial.voters)
+    members_.push_back(id);
   require(cfg_.election_timeout_ticks > cfg_.heartbeat_interval_ticks
             && cfg_.heartbeat_interval_ticks > 0,
           "config: need 0 < heartbeat_interval_ticks < election_timeout_ticks");
@@ -154,7 +155,7 @@ void raft_core::become_leader() {
   leader_ = cfg_.id;
   votes_.clear();
   progress_.clear();
-  for (auto peer : cfg_.members) {
+  for (auto peer : members_) {
     if (peer == cfg_.id)
       continue;
     progress p;
@@ -185,7 +186,7 @@ void raft_core::campaign(bool pre_vote) {
       become_leader();
     return;
   }
-  for (auto peer : cfg_.members) {
+  for (auto peer : members_) {
     if (peer == cfg_.id)
       continue;
     send(vote_request{cfg_.id, peer, request_term, pre_vote, log_.last_index(),
@@ -197,8 +198,8 @@ void raft_core::campaign(bool pre_vote) {
 
 void raft_core::step(const message& m) {
   auto from = message_from(m);
-  bool known = std::find(cfg_.members.begin(), cfg_.members.end(), from)
-               != cfg_.members.end();
+  bool known = std::find(members_.begin(), members_.end(), from)
+               != members_.end();
   if (message_to(m) != cfg_.id || from == cfg_.id || !known)
     return; // misrouted; the shell counts these
   if (step_term(m)) {
@@ -211,7 +212,7 @@ void raft_core::step(const message& m) {
           on_vote_response(x);
         else if constexpr (std::is_same_v<type, append_request>)
           on_append_request(x);
-        else
+        else if constexpr (std::is_same_v<type, append_response>)
           on_append_response(x);
       },
       m);

@@ -18,9 +18,10 @@
 //
 // Implemented: leader election with randomized timeouts, pre-vote,
 // check-quorum (with the follower-side leader lease), log replication with
-// batching and pipelining, conflict-hinted backoff, and the commit rule that
-// only counts entries of the current term. Not yet: membership change,
-// snapshots, leadership transfer, ReadIndex.
+// batching and pipelining, conflict-hinted backoff, the commit rule that
+// only counts entries of the current term, membership change one member at
+// a time (learners, promote, remove), snapshots with log compaction and
+// InstallSnapshot, leadership transfer, and ReadIndex.
 //
 // Invariants (commit <= last index, terms never decrease, a leader never
 // truncates its own log, commit never moves back) are checked after every
@@ -59,6 +60,30 @@ public:
   /// leadership is lost first).
   propose_result propose(std::string command);
 
+  /// Leader only: appends a config entry for `change` applied to the current
+  /// membership. Refused (propose_error::rejected) while an earlier config
+  /// entry is uncommitted or when the change does not fit.
+  propose_result propose_change(const membership_change& change);
+
+  /// Leader only: hands leadership to voter `target`. Proposals are refused
+  /// with not_leader (hint = target) until the transfer completes or
+  /// transfer_timeout_ticks pass. Returns not_leader, or rejected for a
+  /// target that is not another voter.
+  propose_result transfer_leadership(node_id target);
+
+  /// Leader only: asks for a linearizable read point. Once a quorum confirms
+  /// leadership (and this term has committed an entry), ready.reads carries
+  /// {context, commit index}. On leadership loss the context shows up in
+  /// ready.failed_reads. Returns not_leader or overloaded when refused;
+  /// `accepted` is then empty. A single-voter group confirms at once.
+  propose_result read_index(std::uint64_t context);
+
+  /// The state machine's snapshot after applying `index` (<= applied index).
+  /// The core keeps it to send to lagging followers and drops log entries
+  /// up to index - snapshot_trailing_entries; ready.snap / compact_before
+  /// tell the shell what to persist.
+  void compact(index_t index, std::string data);
+
   /// True if take_ready() would return something.
   bool has_ready() const;
 
@@ -76,6 +101,12 @@ public:
   const raft_log& log() const { return log_; }
   /// The leader's view of a follower's replication; 0 if unknown.
   index_t match_index(node_id peer) const;
+  /// The membership in effect (the newest config entry, even uncommitted).
+  const membership& members() const;
+  /// Index of the newest snapshot (0 = none).
+  index_t snapshot_index() const;
+  /// True while a leadership transfer is under way on this leader.
+  bool transferring() const;
 
 private:
   enum class progress_mode : std::uint8_t { probe, replicate };
@@ -123,12 +154,13 @@ private:
   void store_entries_from(index_t from, const std::vector<entry>& entries);
 
   // helpers
-  std::size_t quorum() const { return cfg_.members.size() / 2 + 1; }
+  std::size_t quorum() const { return members_.size() / 2 + 1; }
   bool in_leader_lease() const;
   void send(message m);
   void check_invariants();
 
   config cfg_;
+  std::vector<node_id> members_; // voters (placeholder until membership change lands)
   std::mt19937_64 rng_;
 
   // persistent state (mirrored to storage through ready)

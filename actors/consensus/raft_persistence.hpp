@@ -62,8 +62,8 @@ private:
 std::optional<storage::raft_write> to_write(const ready& batch);
 
 /// The core's restart state from what storage loaded. Fails with
-/// errc::storage_failure for a log that does not start at index 1 (snapshots
-/// are not built yet) or holds an unknown entry kind.
+/// errc::storage_failure for a log with a gap after the snapshot, an unknown
+/// entry kind, or a config entry or snapshot without a valid membership.
 caf::expected<persisted_state> restore(const storage::raft_log_state& loaded);
 
 } // namespace troupe::raft

@@ -58,7 +58,7 @@ struct raft_cluster : test::caf_fixture {
   shell_config config_for(node_id id, bool pre_vote = true) {
     shell_config cfg;
     cfg.core.id = id;
-    cfg.core.members = {1, 2, 3};
+    cfg.core.initial.voters = {{1, "1"}, {2, "2"}, {3, "3"}};
     cfg.core.pre_vote = pre_vote;
     cfg.seed = 1000 + id;
     cfg.tick_interval = tick;

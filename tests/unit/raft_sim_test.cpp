@@ -89,7 +89,7 @@ public:
     for (auto id : ids) {
       member m;
       m.cfg.id = id;
-      m.cfg.members = ids;
+      for (auto i : ids) m.cfg.initial.voters.emplace(i, std::to_string(i));
       m.cfg.election_timeout_ticks = 10;
       m.cfg.heartbeat_interval_ticks = 2;
       m.cfg.max_entries_per_append = 4;
