@@ -112,6 +112,18 @@ const std::vector<setting>& settings() {
     {"restart-period-ms", k::integer, "MS",
      "the supervisor's restart period (default: " + ms(restart_period) + ")",
      [](nc c) { return std::to_string(c.restart_period_ms); }},
+    {"raft-election-timeout-ms", k::integer, "MS",
+     "consensus: a follower campaigns after a random [T, 2T) of silence (default: "
+       + ms(raft_election_timeout) + ")",
+     [](nc c) { return std::to_string(c.raft_election_timeout_ms); }},
+    {"raft-heartbeat-interval-ms", k::integer, "MS",
+     "consensus: the leader's heartbeat; must be below a third of the election "
+     "timeout (default: " + ms(raft_heartbeat_interval) + ")",
+     [](nc c) { return std::to_string(c.raft_heartbeat_interval_ms); }},
+    {"raft-snapshot-entries", k::integer, "N",
+     "consensus: snapshot the state machine and compact the log every N "
+     "applied entries (default: " + std::to_string(raft_snapshot_entries) + ")",
+     [](nc c) { return std::to_string(c.raft_snapshot_entries); }},
   };
   return table;
 }
@@ -557,6 +569,30 @@ caf::error set_restart_period(const layer& m, node_config& cfg) {
                   fallback.count(), 1, 3'600'000);
 }
 
+// The election timeout must cover several heartbeats, so that one late
+// heartbeat on a loaded machine does not start an election; the bounds keep
+// the tick-based core (10 ms ticks) meaningful.
+caf::error set_raft_timing(const layer& m, node_config& cfg) {
+  if (auto err = set_uint(m, cfg, "raft-election-timeout-ms",
+                          &node_config::raft_election_timeout_ms,
+                          defaults::raft_election_timeout.count(), 50, 60'000))
+    return err;
+  if (auto err = set_uint(m, cfg, "raft-heartbeat-interval-ms",
+                          &node_config::raft_heartbeat_interval_ms,
+                          defaults::raft_heartbeat_interval.count(), 10, 20'000))
+    return err;
+  if (auto err = set_uint(m, cfg, "raft-snapshot-entries",
+                          &node_config::raft_snapshot_entries,
+                          defaults::raft_snapshot_entries, 10, 100'000'000))
+    return err;
+  if (3 * uint64_t{cfg.raft_heartbeat_interval_ms} <= cfg.raft_election_timeout_ms)
+    return caf::none;
+  return invalid("raft-heartbeat-interval-ms "
+                 + std::to_string(cfg.raft_heartbeat_interval_ms)
+                 + " must be below a third of raft-election-timeout-ms "
+                 + std::to_string(cfg.raft_election_timeout_ms));
+}
+
 // Order matters: advertise and admin-listen default to listen, and the
 // connection timeout is checked against the heartbeat interval.
 caf::error build(const layer& m, node_config& cfg) {
@@ -564,7 +600,8 @@ caf::error build(const layer& m, node_config& cfg) {
   for (step f : {set_node_id, set_roles, set_listen, set_advertise,
                  set_seeds, set_admin_listen, set_data_dir, set_logging,
                  set_heartbeat_interval, set_connection_timeout,
-                 set_mailbox_capacity, set_max_restarts, set_restart_period})
+                 set_mailbox_capacity, set_max_restarts, set_restart_period,
+                 set_raft_timing})
     if (auto err = f(m, cfg))
       return err;
   return caf::none;
@@ -587,7 +624,9 @@ bool same_settings(const node_config& x, const node_config& y) {
     return std::tie(c.node_id, c.roles, c.listen, c.advertise, c.seeds,
                     c.data_dir, c.admin_listen, c.log_level, c.log_format,
                     c.heartbeat_interval_ms, c.connection_timeout_ms,
-                    c.mailbox_capacity, c.max_restarts, c.restart_period_ms);
+                    c.mailbox_capacity, c.max_restarts, c.restart_period_ms,
+                    c.raft_election_timeout_ms, c.raft_heartbeat_interval_ms,
+                    c.raft_snapshot_entries);
   };
   return tie(x) == tie(y);
 }

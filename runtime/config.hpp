@@ -37,6 +37,9 @@ struct node_config {
   uint64_t mailbox_capacity = 0;
   uint32_t max_restarts = 0;
   uint32_t restart_period_ms = 0;
+  uint32_t raft_election_timeout_ms = 0;
+  uint32_t raft_heartbeat_interval_ms = 0; // <= a third of the election timeout
+  uint64_t raft_snapshot_entries = 0;
   /// Setting key (file key spelling, e.g. "admin-listen", plus "config")
   /// -> "default", "file", "env" or "flag".
   std::map<std::string, std::string> origin;

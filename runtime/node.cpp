@@ -141,7 +141,14 @@ public:
   }
 
   // Starts every actor and opens the ports. Returns an error line on failure.
-  std::string start(node_plan plan) {
+  std::string start(node_plan plan, storage::node_store& store) {
+    role_environment env{cfg_, ctx_, store, on_shutdown_};
+    for (auto& factory : plan.role_factories) {
+      auto role = factory(env);
+      if (!role)
+        return message_of(role.error());
+      plan.role_supervisors.push_back(std::move(*role));
+    }
     auto tree = node_tree(cfg_, plan);
     root_name_ = tree.name;
     ctx_->directory = caf::actor_cast<caf::actor>(
@@ -190,6 +197,8 @@ public:
     self->request(ctx_->membership, 2s, leave_atom_v)
       .receive([](bool) {}, [](caf::error&) {});
     stop_and_wait(self, root_);
+    for (auto& hook : on_shutdown_)
+      hook();
     for (auto& a : {ctx_->membership, ctx_->directory, ctx_->gateway})
       stop_and_wait(self, a);
     storage::store_error err;
@@ -257,6 +266,7 @@ private:
   std::shared_ptr<spdlog::logger> log_;
   caf::actor root_;
   caf::actor http_;
+  std::vector<std::function<void()>> on_shutdown_;
   std::string root_name_;
   uint16_t published_port_ = 0;
 };
@@ -338,7 +348,7 @@ int run_node(const node_config& cfg, node_plan plan) {
     caf::actor_system sys{sys_cfg};
     stop_reason stop;
     running_node node{cfg, make_context(cfg, *incarnation), sys, stop};
-    if (auto failure = node.start(std::move(plan)); !failure.empty()) {
+    if (auto failure = node.start(std::move(plan), *store); !failure.empty()) {
       fail_line(failure);
       exit_code = 1;
     } else {

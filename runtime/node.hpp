@@ -13,12 +13,37 @@
 #pragma once
 
 #include "runtime/config.hpp"
+#include "runtime/node_context.hpp"
 #include "runtime/supervisor.hpp"
+
+#include <caf/expected.hpp>
+
+#include <functional>
 
 #include <string>
 #include <vector>
 
 namespace troupe {
+
+namespace storage {
+class node_store;
+}
+
+/// What a role's factory gets from the bootstrap: the node's configuration,
+/// its context and its LMDB environment (open, incarnation bumped).
+struct role_environment {
+  const node_config& cfg;
+  node_context_ptr ctx;
+  storage::node_store& store;
+  /// Run in order after the supervision tree has stopped and before the final
+  /// flush of the store (stop writer threads here).
+  std::vector<std::function<void()>>& on_shutdown;
+};
+
+/// Builds a role's supervisor once storage and the context exist. An error
+/// (e.g. corrupted role storage) stops the node before it starts, with the
+/// error's message.
+using role_factory = std::function<caf::expected<supervisor_spec>(role_environment&)>;
 
 /// What the actors layer contributes to a node.
 struct node_plan {
@@ -26,6 +51,9 @@ struct node_plan {
   std::vector<child_spec> system_children;
   /// One supervisor per enabled role, started after the system supervisor.
   std::vector<supervisor_spec> role_supervisors;
+  /// Roles that need storage or the context; their supervisors start after
+  /// role_supervisors, in this order.
+  std::vector<role_factory> role_factories;
 };
 
 /// Runs the node until it is told to stop. Returns the process exit code.

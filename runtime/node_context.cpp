@@ -46,19 +46,34 @@ void readiness::set(const std::string& check, bool ok, std::string detail) {
   checks_[check] = check_result{check, ok, std::move(detail)};
 }
 
+void readiness::add_probe(const std::string& check, probe fn) {
+  std::lock_guard guard{mtx_};
+  probes_[check] = std::move(fn);
+}
+
+void readiness::remove_probe(const std::string& check) {
+  std::lock_guard guard{mtx_};
+  probes_.erase(check);
+}
+
 std::vector<readiness::check_result> readiness::results() const {
   std::lock_guard guard{mtx_};
+  std::map<std::string, check_result> all = checks_;
+  for (auto& [name, fn] : probes_) {
+    auto res = fn();
+    res.name = name;
+    all[name] = std::move(res);
+  }
   std::vector<check_result> result;
-  for (auto& [name, res] : checks_)
-    result.push_back(res);
+  for (auto& [name, res] : all)
+    result.push_back(std::move(res));
   return result;
 }
 
 bool readiness::ready() const {
-  std::lock_guard guard{mtx_};
-  return !checks_.empty()
-         && std::all_of(checks_.begin(), checks_.end(),
-                        [](const auto& kvp) { return kvp.second.ok; });
+  auto all = results();
+  return !all.empty()
+         && std::all_of(all.begin(), all.end(), [](const auto& c) { return c.ok; });
 }
 
 int64_t wall_clock_ms() {

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -55,12 +56,19 @@ public:
     bool ok;
     std::string detail;
   };
+  /// A check evaluated at every results()/ready() call, e.g. from atomics a
+  /// role publishes. Must be fast, thread-safe and must not block. A probe
+  /// replaces a set() check of the same name.
+  using probe = std::function<check_result()>;
+  void add_probe(const std::string& check, probe fn);
+  void remove_probe(const std::string& check);
   std::vector<check_result> results() const;
   bool ready() const;
 
 private:
   mutable std::mutex mtx_;
   std::map<std::string, check_result> checks_;
+  std::map<std::string, probe> probes_;
 };
 
 struct node_settings {

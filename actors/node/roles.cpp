@@ -1,5 +1,6 @@
 #include "actors/node/roles.hpp"
 
+#include "actors/consensus/consensus_role.hpp"
 #include "actors/probe/probe.hpp"
 #include "net/errors.hpp"
 
@@ -8,9 +9,9 @@
 namespace troupe {
 
 std::vector<std::string> built_roles() {
-  // Each role lands with its issue: consensus, cache, edge, dashboard,
-  // analytics, scheduler. Until then, requesting one is an error.
-  return {};
+  // Each role lands with its issue: cache, edge, dashboard, analytics and
+  // scheduler are still to come. Until then, requesting one is an error.
+  return {"consensus"};
 }
 
 namespace {
@@ -40,6 +41,8 @@ caf::expected<node_plan> plan_for(const node_config& cfg) {
   node_plan plan;
   plan.system_children.push_back(probe::child(cfg.node_id));
   // Role supervisors are added here as roles are built.
+  if (has_role(cfg, "consensus"))
+    plan.role_factories.push_back(consensus::make_role);
   return plan;
 }
 
