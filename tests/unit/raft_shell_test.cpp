@@ -1,5 +1,6 @@
 // The Raft actor shell on the deterministic CAF fixture: three members in one
 // actor system, wired by an in-memory transport, with in-memory persistence.
+#include "actors/consensus/kv_service.hpp"
 #include "actors/consensus/raft_shell.hpp"
 #include "actors/consensus/raft_wire.hpp"
 #include "tests/support/caf_test.hpp"
@@ -28,7 +29,21 @@ struct deferred_persistence final : raft_persistence {
   }
 };
 
+// A state machine that records what it applies.
+struct recording_machine final : state_machine {
+  explicit recording_machine(std::vector<std::string>& log) : log(log) {}
+  std::string apply(const entry& e) override {
+    log.push_back(e.command);
+    return "ok:" + e.command;
+  }
+  std::string snapshot() override { return {}; }
+  bool restore(const std::string&) override { return true; }
+  std::vector<std::string>& log;
+};
+
 struct raft_cluster : test::caf_fixture {
+  bool use_kv = false;
+  std::int64_t now_ms = 1'000'000;
   std::map<node_id, caf::actor> members;
   std::map<node_id, std::vector<std::string>> applied;
   std::vector<std::pair<node_id, node_id>> sent; // (from, to)
@@ -43,21 +58,24 @@ struct raft_cluster : test::caf_fixture {
   shell_deps deps_for(node_id id, std::shared_ptr<raft_persistence> p) {
     shell_deps deps;
     deps.persistence = std::move(p);
-    deps.send = [this, id](caf::event_based_actor*, node_id to, envelope msg) {
+    deps.send = [this, id](caf::event_based_actor*, node_id to, const std::string&,
+                           envelope msg) {
       sent.emplace_back(id, to);
       if (auto i = members.find(to); i != members.end())
         caf::anon_send(i->second, std::move(msg));
     };
-    deps.apply = [this, id](const entry& e) {
-      applied[id].push_back(e.command);
-      return "ok:" + e.command;
-    };
+    if (use_kv)
+      deps.machine = std::make_shared<kv::kv_service>(kv::service_limits{}, [this] { return now_ms; });
+    else
+      deps.machine = std::make_shared<recording_machine>(applied[id]);
+    deps.stats = std::make_shared<shell_stats>();
     return deps;
   }
 
   shell_config config_for(node_id id, bool pre_vote = true) {
     shell_config cfg;
     cfg.core.id = id;
+    cfg.node_name = std::to_string(id);
     cfg.core.initial.voters = {{1, "1"}, {2, "2"}, {3, "3"}};
     cfg.core.pre_vote = pre_vote;
     cfg.seed = 1000 + id;
@@ -220,4 +238,143 @@ TEST_CASE_FIXTURE(raft_cluster, "raft shell: a failed write stops the member") {
   CHECK(is(**exit, errc::storage_failure));
   CHECK(sent.empty());
   members.erase(1);
+}
+
+TEST_CASE_FIXTURE(raft_cluster, "raft shell: a full disk pauses the member until a write succeeds") {
+  // The first write fails with no_space; probes fail twice more, then pass.
+  struct filling final : raft_persistence {
+    int failures = 3;
+    int writes = 0;
+    void persist(storage::raft_write, persist_done done) override {
+      ++writes;
+      if (failures > 0) {
+        --failures;
+        done(storage::raft_status{storage::raft_store_errc::no_space, "MDB_MAP_FULL"});
+        return;
+      }
+      done(storage::raft_status{});
+    }
+  };
+  auto disk = std::make_shared<filling>();
+  auto cfg = config_for(1, false);
+  cfg.disk_probe_ticks = 5;
+  auto deps = deps_for(1, disk);
+  auto stats = deps.stats;
+  members[1] = sys.spawn(raft_shell, cfg, deps);
+  auto exit = watch_exit(members[1]);
+  for (int i = 0; i < 40 && !stats->disk_full.load(); ++i)
+    advance(1);
+  REQUIRE(stats->disk_full.load());
+  CHECK(sent.empty()); // nothing of the failed batch went out
+  CHECK(status(1).role() == "paused (disk full)");
+  auto reply = propose(1, "x");
+  CHECK(reply.status() == v1::PROPOSE_STATUS_STOPPED);
+  CHECK(reply.error_message().find("disk full") != std::string::npos);
+  CHECK_FALSE(exit->has_value());
+  for (int i = 0; i < 40 && !exit->has_value(); ++i)
+    advance(1);
+  // Once a probe write succeeds, the member exits so that its supervisor
+  // restarts it from what storage holds.
+  REQUIRE(exit->has_value());
+  CHECK(is(**exit, errc::storage_failure));
+  CHECK(disk->writes == 4);
+  CHECK(sent.empty());
+  members.erase(1);
+}
+
+namespace {
+
+v1::KvReply kv_call(raft_cluster& c, node_id id, const v1::KvRequest& req) {
+  auto reply = c.template request<envelope>(c.members.at(id), pack(req));
+  REQUIRE(reply);
+  auto r = unpack<v1::KvReply>(*reply);
+  REQUIRE(r);
+  return *r;
+}
+
+v1::KvRequest put_request(std::string key, std::string value, std::uint64_t request_id) {
+  v1::KvRequest req;
+  req.set_client_id(42);
+  req.set_request_id(request_id);
+  req.mutable_put()->set_key(std::move(key));
+  req.mutable_put()->set_value(std::move(value));
+  return req;
+}
+
+v1::KvRequest get_request(std::string key, bool serializable) {
+  v1::KvRequest req;
+  req.mutable_range()->set_key(std::move(key));
+  req.mutable_range()->set_serializable(serializable);
+  return req;
+}
+
+} // namespace
+
+TEST_CASE_FIXTURE(raft_cluster, "kv service: writes, linearizable reads, redirects and retries") {
+  use_kv = true;
+  for (node_id id : {1, 2, 3})
+    start(id);
+  auto leader = await_leader();
+  advance(3);
+  auto follower = leader == 1 ? node_id{2} : node_id{1};
+  auto put = kv_call(*this, leader, put_request("k", "v1", 1));
+  CHECK(put.status() == v1::KV_STATUS_OK);
+  CHECK(put.header().revision() == 1);
+  CHECK(put.header().member_id() == leader);
+  // A retry of the same request id is answered from the exactly-once table.
+  auto again = kv_call(*this, leader, put_request("k", "v1", 1));
+  CHECK(again.status() == v1::KV_STATUS_OK);
+  CHECK(again.header().revision() == 1);
+  auto get = kv_call(*this, leader, get_request("k", false));
+  REQUIRE(get.status() == v1::KV_STATUS_OK);
+  REQUIRE(get.range().kvs_size() == 1);
+  CHECK(get.range().kvs(0).value() == "v1");
+  // Followers redirect writes and linearizable reads to the leader by node
+  // id, and serve serializable reads from their replica.
+  auto redirected = kv_call(*this, follower, put_request("k", "v2", 2));
+  CHECK(redirected.status() == v1::KV_STATUS_NOT_LEADER);
+  CHECK(redirected.leader_node() == std::to_string(leader));
+  CHECK(kv_call(*this, follower, get_request("k", false)).status() == v1::KV_STATUS_NOT_LEADER);
+  advance(5);
+  auto local = kv_call(*this, follower, get_request("k", true));
+  REQUIRE(local.status() == v1::KV_STATUS_OK);
+  REQUIRE(local.range().kvs_size() == 1);
+  CHECK(local.range().kvs(0).value() == "v1");
+}
+
+TEST_CASE_FIXTURE(raft_cluster, "kv service: a value above the limit is refused naming it") {
+  use_kv = true;
+  for (node_id id : {1, 2, 3})
+    start(id);
+  auto leader = await_leader();
+  auto big = kv_call(*this, leader, put_request("k", std::string((1 << 20) + 1, 'x'), 1));
+  CHECK(big.status() == v1::KV_STATUS_LIMIT_EXCEEDED);
+  CHECK(big.error_message().find("max_value_bytes=1048576") != std::string::npos);
+}
+
+TEST_CASE_FIXTURE(raft_cluster, "kv service: a long-polling watch is answered by the next write") {
+  use_kv = true;
+  for (node_id id : {1, 2, 3})
+    start(id);
+  auto leader = await_leader();
+  advance(3);
+  auto follower = leader == 1 ? node_id{2} : node_id{1};
+  v1::WatchRequest watch;
+  watch.set_key("w/");
+  watch.set_range_end(kv::prefix_end("w/"));
+  watch.set_wait_ms(10'000);
+  std::optional<v1::WatchResponse> got;
+  auto client = sys.spawn([&](caf::event_based_actor* self) {
+    self->request(members.at(follower), std::chrono::seconds{30}, pack(watch))
+      .then([&](const envelope& e) { got = *unpack<v1::WatchResponse>(e); });
+  });
+  run();
+  CHECK_FALSE(got.has_value()); // parked: nothing written yet
+  CHECK(kv_call(*this, leader, put_request("w/1", "x", 1)).status() == v1::KV_STATUS_OK);
+  advance(5); // the follower applies the put
+  REQUIRE(got.has_value());
+  REQUIRE(got->events_size() == 1);
+  CHECK(got->events(0).kv().key() == "w/1");
+  CHECK(got->next_revision() == 2);
+  caf::anon_send_exit(client, caf::exit_reason::user_shutdown);
 }
