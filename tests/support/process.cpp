@@ -195,9 +195,13 @@ node_process::node_process(node_options opts) : opts_(std::move(opts)) {
   data_dir_ = work_dir_ + "/data";
   cluster_port_ = free_port(opts_.host);
   admin_port_ = free_port(opts_.host);
+  launch(O_TRUNC);
+}
+
+void node_process::launch(int log_mode) {
   std::vector<std::string> argv{TROUPE_NODE_BINARY,
                                 "--node-id", opts_.node_id,
-                                "--role", "all",
+                                "--role", opts_.role,
                                 "--listen", cluster_address(),
                                 "--admin-listen",
                                 opts_.host + ":" + std::to_string(admin_port_),
@@ -211,9 +215,16 @@ node_process::node_process(node_options opts) : opts_(std::move(opts)) {
   }
   argv.insert(argv.end(), opts_.extra_args.begin(), opts_.extra_args.end());
   auto log_path = work_dir_ + "/node.log";
-  int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | log_mode, 0644);
   pid_ = spawn(argv, opts_.env, fd, fd);
   close(fd);
+  exit_code_.reset();
+}
+
+void node_process::restart() {
+  if (running())
+    stop(SIGKILL);
+  launch(O_APPEND);
 }
 
 node_process::~node_process() {

@@ -58,6 +58,7 @@ struct node_options {
   std::vector<std::string> seeds;       // HOST:PORT
   std::vector<std::string> extra_args;  // appended as given
   std::map<std::string, std::string> env;
+  std::string role = "all";
 };
 
 /// One troupe-node process on `host` with free ports and a temporary data
@@ -77,6 +78,10 @@ public:
   std::optional<int> stop(int sig, std::chrono::milliseconds timeout
                                    = std::chrono::seconds{10});
 
+  /// Starts the node again with the same ports and data dir (after a crash
+  /// or stop; a running node is SIGKILLed first). The log is appended to.
+  void restart();
+
   /// Waits for the process to exit by itself.
   std::optional<int> wait_exit(std::chrono::milliseconds timeout);
 
@@ -93,6 +98,8 @@ public:
   std::string log() const;
 
 private:
+  void launch(int log_mode);
+
   node_options opts_;
   uint16_t cluster_port_ = 0;
   uint16_t admin_port_ = 0;
