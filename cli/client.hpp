@@ -1,6 +1,7 @@
 // troupectl's connection to one node's gateway.
 #pragma once
 
+#include "cli/outcome.hpp"
 #include "net/address.hpp"
 #include "net/envelope.hpp"
 
@@ -13,20 +14,6 @@
 
 namespace troupe::cli {
 
-/// Exit codes of troupectl.
-enum exit_code : int {
-  exit_ok = 0,
-  exit_failed = 1,       // the command reached a node and failed
-  exit_usage = 2,        // bad flags or arguments
-  exit_unreachable = 3,  // no node reachable at the endpoint
-};
-
-/// A failure to report: one line for stderr and the exit code.
-struct failure {
-  int code = exit_failed;
-  std::string message;
-};
-
 class client {
 public:
   client(caf::actor_system& sys, host_port endpoint,
@@ -35,17 +22,28 @@ public:
   /// Connects to the endpoint's gateway. Fails with exit_unreachable.
   caf::expected<caf::actor> connect();
 
-  /// Sends `xs...` to the gateway and waits for an envelope reply.
+  /// Sends `xs...` to the gateway and waits up to the client's timeout for
+  /// an envelope reply.
   template <class... Ts>
   caf::expected<envelope> ask(const caf::actor& gateway, Ts&&... xs) {
+    return ask_within(gateway, timeout_, std::forward<Ts>(xs)...);
+  }
+
+  /// As ask(), waiting at most `timeout` (retry loops pass what is left of
+  /// their deadline).
+  template <class... Ts>
+  caf::expected<envelope> ask_within(const caf::actor& gateway,
+                                     std::chrono::milliseconds timeout,
+                                     Ts&&... xs) {
     caf::expected<envelope> result{caf::error{}};
-    self_->request(gateway, timeout_, std::forward<Ts>(xs)...)
+    self_->request(gateway, timeout, std::forward<Ts>(xs)...)
       .receive([&](envelope& reply) { result = std::move(reply); },
                [&](caf::error& err) { result = std::move(err); });
     return result;
   }
 
   const host_port& endpoint() const noexcept { return endpoint_; }
+  std::chrono::milliseconds timeout() const noexcept { return timeout_; }
 
 private:
   caf::actor_system& sys_;

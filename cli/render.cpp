@@ -1,6 +1,7 @@
 #include "cli/render.hpp"
 
-#include <algorithm>
+#include "cli/table.hpp"
+
 #include <cstdio>
 #include <ctime>
 #include <vector>
@@ -9,29 +10,7 @@ namespace troupe::cli {
 
 namespace {
 
-using row = std::vector<std::string>;
-
-// Left-aligned columns, two spaces apart, widths from the widest cell.
-std::string render_table(const std::vector<row>& rows) {
-  std::vector<size_t> width;
-  for (auto& r : rows)
-    for (size_t i = 0; i < r.size(); ++i) {
-      if (width.size() <= i)
-        width.push_back(0);
-      width[i] = std::max(width[i], r[i].size());
-    }
-  std::string out;
-  for (auto& r : rows) {
-    std::string line;
-    for (size_t i = 0; i < r.size(); ++i) {
-      line += r[i];
-      if (i + 1 < r.size())
-        line += std::string(width[i] - r[i].size() + 2, ' ');
-    }
-    out += line + "\n";
-  }
-  return out;
-}
+using row = table_row;
 
 std::string status_name(v1::MemberStatus s) {
   switch (s) {
