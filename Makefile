@@ -10,7 +10,8 @@ CTL       := $(BUILD)/cli/troupectl
 # ccache and precompiled headers need these to share cached objects.
 export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
 
-.PHONY: all deps configure build test unit integration run bench fuzz sanitize clean
+.PHONY: all deps configure build test unit integration run bench bench-named bench-raft \
+        bench-deps fuzz sanitize clean
 
 all: build
 
@@ -42,8 +43,19 @@ run: build
 	@echo "try: $(CTL) status; $(CTL) send probe/n1 Ping '{\"payload\":\"hi\"}'"
 	$(NODE) --node-id n1 --role all --listen 127.0.0.1:7400 --data-dir ./data
 
-bench: build
+# Every benchmark: named send vs bare CAF (docs/bench-named-send.md), then
+# troupe's consensus KV vs etcd 3.4 (docs/bench-raft.md, about 10 minutes).
+bench: bench-named bench-raft
+
+bench-named: build
 	bench/run.sh $(BUILD)
+
+bench-raft: build bench-deps
+	bench/raft/run.sh $(BUILD)
+
+# The peers the benchmarks measure against (etcd); `make test` never needs them.
+bench-deps:
+	@deploy/install-deps.sh --bench
 
 # libFuzzer targets (clang); see tests/fuzz/.
 fuzz: deps

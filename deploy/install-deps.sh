@@ -2,6 +2,10 @@
 # Installs what troupe needs to build and test on Debian bookworm, and
 # nothing when everything is already there. Every dependency is a Debian
 # package (no downloads from elsewhere).
+#
+#   deploy/install-deps.sh           build and test (make test)
+#   deploy/install-deps.sh --bench   also the peers the benchmarks run
+#                                    against (make bench, make bench-raft)
 set -euo pipefail
 
 packages=(
@@ -17,6 +21,16 @@ packages=(
   libhttp-parser-dev
   curl
 )
+
+# Only the benchmarks need these, so `make test` never installs them.
+# etcd-server: etcd 3.4, the consensus benchmark's peer (bench/raft/,
+# docs/bench-raft.md); etcd-client: etcdctl, to look at that cluster by
+# hand. The package also enables an etcd service on 127.0.0.1:2379 where
+# systemd runs; the benchmark starts its own members on 127.0.4.x instead.
+bench_packages=(etcd-server etcd-client)
+if [ "${1:-}" = "--bench" ]; then
+  packages+=("${bench_packages[@]}")
+fi
 
 missing=()
 for p in "${packages[@]}"; do
