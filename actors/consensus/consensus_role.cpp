@@ -14,8 +14,11 @@
 #include <caf/event_based_actor.hpp>
 
 #include <chrono>
+#include <limits>
 #include <mutex>
 #include <random>
+
+#include <sys/statvfs.h>
 
 namespace troupe::consensus {
 
@@ -30,24 +33,46 @@ constexpr const char* join_key = "raft.join";                 // "pending" | "do
 
 // -- storage -------------------------------------------------------------------
 
-// Times every store write (commit + fsync) into the fsync histogram. Runs on
-// the writer thread.
+// Below this much free space, a failed write counts as a full disk.
+constexpr std::uint64_t low_space_bytes = std::uint64_t{8} << 20;
+
+std::uint64_t free_bytes(const std::string& dir) {
+  struct statvfs fs{};
+  if (::statvfs(dir.c_str(), &fs) != 0)
+    return std::numeric_limits<std::uint64_t>::max();
+  return std::uint64_t{fs.f_bavail} * fs.f_frsize;
+}
+
+// Times every store write (commit + fsync) into the fsync histogram, and
+// tells a full disk from other I/O errors: LMDB reports a short write on a
+// full filesystem as EIO, so a failed write with little space left is
+// reported as no_space, which pauses the member instead of crash-looping it.
+// Runs on the writer thread.
 class timed_store final : public storage::forwarding_raft_store {
 public:
-  timed_store(storage::raft_log_store& inner, std::shared_ptr<histogram_family> hist)
-    : forwarding_raft_store(inner), hist_(std::move(hist)), series_(&hist_->with()) {}
+  timed_store(storage::raft_log_store& inner, std::shared_ptr<histogram_family> hist,
+              std::string dir)
+    : forwarding_raft_store(inner), hist_(std::move(hist)), series_(&hist_->with()),
+      dir_(std::move(dir)) {}
 
   storage::raft_status write(std::span<const storage::raft_write> batch) override {
     auto start = std::chrono::steady_clock::now();
     auto status = inner_.write(batch);
     std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
     series_->observe(took.count());
+    if (status.code == storage::raft_store_errc::io_error) {
+      auto left = free_bytes(dir_);
+      if (left < low_space_bytes)
+        status = {storage::raft_store_errc::no_space,
+                  std::to_string(left) + " bytes free in " + dir_ + " (" + status.message + ")"};
+    }
     return status;
   }
 
 private:
   std::shared_ptr<histogram_family> hist_;
   metric_histogram* series_;
+  std::string dir_;
 };
 
 // The member's store and writer. Reopened on every restart of the member, so
@@ -81,7 +106,7 @@ public:
     if (!restored)
       return make_error(errc::storage_failure,
                         message_of(restored.error()) + " (" + lmdb_->file() + ")");
-    timed_ = std::make_unique<timed_store>(*lmdb_, hist_);
+    timed_ = std::make_unique<timed_store>(*lmdb_, hist_, node_.dir());
     writer_ = std::make_unique<storage::raft_writer>(*timed_);
     persistence_ = std::make_shared<raft::writer_persistence>(*writer_);
     return restored;

@@ -700,6 +700,8 @@ caf::behavior raft_shell(shell_actor* self, shell_config cfg, shell_deps deps) {
     st.deps.machine->after_apply(self);
   }
   learn_names(st);
+  if (st.deps.stats)
+    st.deps.stats->disk_full.store(false, std::memory_order_relaxed); // a new incarnation
   publish_stats(st);
   self->delayed_send(self, st.cfg.tick_interval, tick_atom_v);
   return {

@@ -327,3 +327,110 @@ TEST_CASE("consensus: add a member, then remove one") {
   kv_client c{*cs.sys, addrs, 9};
   CHECK(c.put("after-remove", "yes", 5s).result == outcome::ok);
 }
+
+namespace {
+
+// A size-limited tmpfs as a node's data dir; skipped (with a message) where
+// the test may not mount.
+struct small_disk {
+  std::string dir;
+  bool mounted = false;
+  explicit small_disk(const std::string& size) {
+    char tmpl[] = "/tmp/troupe-disk-XXXXXX";
+    dir = mkdtemp(tmpl);
+    auto res = run_command({"/usr/bin/mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs", dir}, 10s);
+    mounted = res.exit_code == 0;
+    if (!mounted)
+      MESSAGE("cannot mount a tmpfs (" << res.err << "): skipping the full-disk test");
+  }
+  bool resize(const std::string& size) {
+    return run_command({"/usr/bin/mount", "-o", "remount,size=" + size, dir}, 10s).exit_code == 0;
+  }
+  ~small_disk() {
+    if (mounted)
+      run_command({"/usr/bin/umount", "-l", dir}, 10s);
+    ::rmdir(dir.c_str());
+  }
+};
+
+} // namespace
+
+TEST_CASE("consensus: a full disk refuses writes, reports unready, and loses nothing") {
+  small_disk disk{"3m"};
+  if (!disk.mounted)
+    return;
+  node_options opts{"n1", "127.0.0.2", {}, {}};
+  opts.role = "consensus";
+  opts.data_dir = disk.dir + "/data";
+  node_process node{opts};
+  REQUIRE(node.wait_ready(30s));
+  client_system cs;
+  kv_client c{*cs.sys, {{"n1", node.cluster_address()}}, 11};
+  std::string big(200 * 1024, 'v');
+  std::vector<std::string> acked;
+  std::string refusal;
+  for (int i = 0; i < 100 && refusal.empty(); ++i) {
+    auto key = "big/" + std::to_string(i);
+    auto res = c.put(key, big + std::to_string(i), 5s);
+    if (res.result == outcome::ok)
+      acked.push_back(key);
+    else
+      refusal = res.error;
+  }
+  INFO(node.log());
+  REQUIRE_FALSE(refusal.empty());
+  MESSAGE("after " << acked.size() << " writes of 200 KiB: " << refusal);
+  CHECK(refusal.find("disk full") != std::string::npos);
+  std::string body;
+  CHECK(eventually([&] { return http_get("127.0.0.2", node.admin_port(), "/readyz?verbose", &body) == 503; }, 5s));
+  CHECK(body.find("disk full") != std::string::npos);
+  CHECK(node.running());
+  // Free space: the member notices, restarts from storage, and every
+  // acknowledged write is still there.
+  REQUIRE(disk.resize("64m"));
+  CHECK(node.wait_ready(30s));
+  for (auto& key : acked) {
+    auto v = c.get(key, false, 5s);
+    CHECK_MESSAGE(v.result == outcome::ok, key << ": " << v.error);
+    CHECK(v.value.has_value());
+  }
+  CHECK(c.put("after-full", "yes", 5s).result == outcome::ok);
+}
+
+TEST_CASE("consensus: a corrupted log entry makes the node refuse to start") {
+  node_options opts{"n1", "127.0.0.2", {}, {}};
+  opts.role = "consensus";
+  node_process node{opts};
+  REQUIRE(node.wait_ready(30s));
+  {
+    client_system cs;
+    kv_client c{*cs.sys, {{"n1", node.cluster_address()}}, 12};
+    REQUIRE(c.put("victim", "CORRUPT-ME-PLEASE-0123456789", 5s).result == outcome::ok);
+  }
+  REQUIRE(node.stop(SIGTERM) == std::optional<int>{0});
+  // Flip one byte of every copy of the value in the LMDB file.
+  auto file = node.data_dir() + "/data.mdb";
+  std::string bytes;
+  {
+    std::ifstream in{file, std::ios::binary};
+    bytes.assign(std::istreambuf_iterator<char>{in}, {});
+  }
+  std::string needle = "CORRUPT-ME-PLEASE";
+  int flipped = 0;
+  for (auto pos = bytes.find(needle); pos != std::string::npos; pos = bytes.find(needle, pos + 1)) {
+    bytes[pos] = 'X';
+    ++flipped;
+  }
+  REQUIRE(flipped > 0);
+  {
+    std::ofstream out{file, std::ios::binary | std::ios::trunc};
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+  node.restart();
+  auto code = node.wait_exit(20s);
+  INFO(node.log());
+  REQUIRE(code.has_value());
+  CHECK(*code == 1);
+  CHECK(node.log().find("corrupt") != std::string::npos);
+  CHECK(node.log().find("data.mdb") != std::string::npos);
+}

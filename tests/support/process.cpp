@@ -192,7 +192,7 @@ bool eventually(const std::function<bool()>& pred,
 node_process::node_process(node_options opts) : opts_(std::move(opts)) {
   char tmpl[] = "/tmp/troupe-test-XXXXXX";
   work_dir_ = mkdtemp(tmpl);
-  data_dir_ = work_dir_ + "/data";
+  data_dir_ = opts_.data_dir.empty() ? work_dir_ + "/data" : opts_.data_dir;
   cluster_port_ = free_port(opts_.host);
   admin_port_ = free_port(opts_.host);
   launch(O_TRUNC);

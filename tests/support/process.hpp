@@ -59,6 +59,7 @@ struct node_options {
   std::vector<std::string> extra_args;  // appended as given
   std::map<std::string, std::string> env;
   std::string role = "all";
+  std::string data_dir; // empty: a fresh temporary directory
 };
 
 /// One troupe-node process on `host` with free ports and a temporary data
