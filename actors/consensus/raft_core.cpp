@@ -55,6 +55,7 @@ raft_core::raft_core(config cfg, persisted_state restored, std::uint64_t seed)
           "config: member ids must be non-zero");
   for (auto& [id, name] : cfg_.initial.voters)
     members_.push_back(id);
+  members_in_effect_ = cfg_.initial;
   require(cfg_.election_timeout_ticks > cfg_.heartbeat_interval_ticks
             && cfg_.heartbeat_interval_ticks > 0,
           "config: need 0 < heartbeat_interval_ticks < election_timeout_ticks");
@@ -62,6 +63,18 @@ raft_core::raft_core(config cfg, persisted_state restored, std::uint64_t seed)
           "config: batching limits must be positive");
   require(log_.last_term() <= term_, "restored log has a term above the hard state");
   reset_election_timer();
+}
+
+const membership& raft_core::members() const {
+  return members_in_effect_;
+}
+
+index_t raft_core::snapshot_index() const {
+  return 0;
+}
+
+bool raft_core::transferring() const {
+  return false;
 }
 
 index_t raft_core::match_index(node_id peer) const {
@@ -104,11 +117,8 @@ void raft_core::tick_leader() {
       }
     }
   }
-  if (heartbeat_elapsed_ >= cfg_.heartbeat_interval_ticks) {
-    heartbeat_elapsed_ = 0;
-    for (auto& [peer, pr] : progress_)
-      send_heartbeat(peer, pr);
-  }
+  if (heartbeat_elapsed_ >= cfg_.heartbeat_interval_ticks)
+    broadcast_heartbeat();
 }
 
 void raft_core::reset_election_timer() {
@@ -121,6 +131,8 @@ void raft_core::reset_election_timer() {
 // -- roles ---------------------------------------------------------------------
 
 void raft_core::become_follower(term_t term, node_id leader) {
+  if (role_ == role::leader)
+    fail_reads();
   if (term > term_) {
     term_ = term;
     voted_for_ = no_node;
@@ -315,6 +327,7 @@ void raft_core::on_append_request(const append_request& m) {
   r.to = m.from;
   r.term = term_;
   r.heartbeat = m.heartbeat;
+  r.read_context = m.read_context;
   if (m.prev_log_index < commit_) {
     // Everything up to commit_ matches any current leader's log; skip the
     // already committed part rather than re-checking it.
@@ -364,6 +377,11 @@ void raft_core::on_append_response(const append_response& m) {
   if (i == progress_.end())
     return;
   i->second.recent_active = true;
+  if (m.read_context > i->second.read_ack) {
+    // Any answer in our term proves the peer still takes us for its leader.
+    i->second.read_ack = m.read_context;
+    release_reads();
+  }
   if (m.success)
     on_append_success(m.from, i->second, m);
   else
@@ -442,12 +460,20 @@ void raft_core::send_heartbeat(node_id peer, const progress& pr) {
   r.prev_log_term = log_.term_at(pr.match).value();
   r.leader_commit = commit_;
   r.heartbeat = true;
+  // The newest pending read: a quorum echoing it confirms every read up to it.
+  r.read_context = reads_.empty() ? 0 : reads_.back().seq;
   send(std::move(r));
 }
 
 void raft_core::broadcast_append() {
   for (auto& [peer, pr] : progress_)
     send_append(peer, pr);
+}
+
+void raft_core::broadcast_heartbeat() {
+  heartbeat_elapsed_ = 0;
+  for (auto& [peer, pr] : progress_)
+    send_heartbeat(peer, pr);
 }
 
 bool raft_core::maybe_commit() {
@@ -467,6 +493,107 @@ bool raft_core::maybe_commit() {
 void raft_core::advance_commit(index_t new_commit) {
   require(new_commit > commit_ && new_commit <= log_.last_index(), "bad commit advance");
   commit_ = new_commit;
+  if (role_ == role::leader) {
+    assign_read_indexes();
+    release_reads();
+  }
+}
+
+// -- ReadIndex -----------------------------------------------------------------
+//
+// Raft thesis section 6.4. A read may be served at index i once (1) i is at
+// least the commit index when the read arrived, and (2) the leader has
+// confirmed, after the read arrived, that it still leads. A new leader does
+// not know the latest commit index until an entry of its own term commits, so
+// reads wait for that first (its no-op). Confirmation is a heartbeat round:
+// each read gets a sequence number, heartbeats carry the newest one, and a
+// quorum of voters echoing sequence s proves leadership for every read <= s.
+
+bool raft_core::committed_in_term() const {
+  return commit_ > 0 && log_.term_at(commit_) == term_;
+}
+
+void raft_core::assign_read_indexes() {
+  if (!committed_in_term())
+    return;
+  for (auto& r : reads_)
+    if (r.index == 0)
+      r.index = commit_;
+}
+
+std::uint64_t raft_core::confirmed_read_seq() const {
+  // The quorum-th highest echo among voters; this member counts as having
+  // echoed everything.
+  std::vector<std::uint64_t> acks;
+  for (auto voter : members_) {
+    if (voter == cfg_.id) {
+      acks.push_back(std::numeric_limits<std::uint64_t>::max());
+      continue;
+    }
+    auto i = progress_.find(voter);
+    acks.push_back(i == progress_.end() ? 0 : i->second.read_ack);
+  }
+  if (acks.size() < quorum())
+    return 0;
+  std::sort(acks.begin(), acks.end(), std::greater<>{});
+  return acks[quorum() - 1];
+}
+
+void raft_core::release_reads() {
+  if (reads_.empty())
+    return;
+  auto confirmed = confirmed_read_seq();
+  // In order: sequence numbers and indexes both grow along the queue.
+  while (!reads_.empty() && reads_.front().index != 0 && reads_.front().seq <= confirmed) {
+    ready_reads_.push_back(read_state{reads_.front().context, reads_.front().index});
+    reads_.pop_front();
+  }
+}
+
+void raft_core::fail_reads() {
+  for (auto& r : reads_)
+    failed_reads_.push_back(r.context);
+  reads_.clear();
+}
+
+propose_result raft_core::read_index(std::uint64_t context) {
+  propose_result result;
+  result.leader_hint = leader_;
+  if (role_ != role::leader)
+    return result;
+  if (reads_.size() >= cfg_.max_pending_reads) {
+    result.error = propose_error::overloaded;
+    return result;
+  }
+  reads_.push_back(pending_read{context, next_read_seq_++, 0});
+  assign_read_indexes();
+  result.accepted = proposal{reads_.back().index, term_};
+  // Start the confirming round now rather than at the next heartbeat tick.
+  broadcast_heartbeat();
+  release_reads();
+  check_invariants();
+  return result;
+}
+
+// -- not yet implemented -------------------------------------------------------
+
+propose_result raft_core::propose_change(const membership_change&) {
+  propose_result result;
+  result.leader_hint = leader_;
+  if (role_ == role::leader)
+    result.error = propose_error::rejected;
+  return result;
+}
+
+propose_result raft_core::transfer_leadership(node_id) {
+  propose_result result;
+  result.leader_hint = leader_;
+  if (role_ == role::leader)
+    result.error = propose_error::rejected;
+  return result;
+}
+
+void raft_core::compact(index_t, std::string) {
 }
 
 void raft_core::append_local(entry_kind kind, std::string command) {
@@ -500,7 +627,8 @@ void raft_core::send(message m) {
 
 bool raft_core::has_ready() const {
   return hard_state{term_, voted_for_} != persisted_state_ || unstable_from_ != 0
-         || !outbox_.empty() || applied_ < commit_;
+         || !outbox_.empty() || applied_ < commit_ || !ready_reads_.empty()
+         || !failed_reads_.empty();
 }
 
 ready raft_core::take_ready() {
@@ -521,6 +649,10 @@ ready raft_core::take_ready() {
     r.committed = log_.slice(applied_ + 1, commit_ - applied_);
     applied_ = commit_;
   }
+  r.reads = std::move(ready_reads_);
+  ready_reads_.clear();
+  r.failed_reads = std::move(failed_reads_);
+  failed_reads_.clear();
   return r;
 }
 
@@ -540,6 +672,10 @@ void raft_core::check_invariants() {
   require(log_.last_term() <= term_, "log has an entry from a future term");
   checked_term_ = term_;
   checked_commit_ = commit_;
+  require(role_ == role::leader || reads_.empty(), "pending reads on a non-leader");
+  require(reads_.size() <= cfg_.max_pending_reads, "too many pending reads");
+  if (!reads_.empty())
+    require(reads_.back().index <= commit_, "read index beyond the commit index");
   if (role_ == role::leader) {
     require(voted_for_ == cfg_.id && leader_ == cfg_.id, "leader did not vote for itself");
     for (auto& [peer, pr] : progress_)

@@ -76,6 +76,10 @@ public:
   /// {context, commit index}. On leadership loss the context shows up in
   /// ready.failed_reads. Returns not_leader or overloaded when refused;
   /// `accepted` is then empty. A single-voter group confirms at once.
+  /// When accepted, `accepted->term` is the leader's term and
+  /// `accepted->index` the read index if already known, else 0 (it is known
+  /// once this term has committed an entry). Contexts are opaque to the core;
+  /// give each pending read its own.
   propose_result read_index(std::uint64_t context);
 
   /// The state machine's snapshot after applying `index` (<= applied index).
@@ -120,6 +124,14 @@ private:
     bool probe_sent = false;       // in probe mode: one append is outstanding
     std::deque<index_t> inflight;  // in replicate mode: last index of each send
     bool recent_active = false;    // heard from since the last quorum check
+    std::uint64_t read_ack = 0;    // newest read sequence number it echoed
+  };
+
+  /// A ReadIndex request waiting for its quorum round.
+  struct pending_read {
+    std::uint64_t context = 0;
+    std::uint64_t seq = 0; // sent as append_request::read_context
+    index_t index = 0;     // 0 until this term has committed an entry
   };
 
   // tick helpers
@@ -146,12 +158,20 @@ private:
   void send_append(node_id peer, progress& pr);
   void send_heartbeat(node_id peer, const progress& pr);
   void broadcast_append();
+  void broadcast_heartbeat();
   void on_append_success(node_id peer, progress& pr, const append_response& m);
   void on_append_reject(node_id peer, progress& pr, const append_response& m);
   bool maybe_commit();
   void advance_commit(index_t new_commit);
   void append_local(entry_kind kind, std::string command);
   void store_entries_from(index_t from, const std::vector<entry>& entries);
+
+  // ReadIndex
+  bool committed_in_term() const;
+  void assign_read_indexes();
+  std::uint64_t confirmed_read_seq() const;
+  void release_reads();
+  void fail_reads();
 
   // helpers
   std::size_t quorum() const { return members_.size() / 2 + 1; }
@@ -178,11 +198,16 @@ private:
   std::uint32_t heartbeat_elapsed_ = 0;
   std::map<node_id, bool> votes_;        // candidate: responses so far
   std::map<node_id, progress> progress_; // leader: one per other member
+  std::deque<pending_read> reads_;       // leader: oldest first
+  std::uint64_t next_read_seq_ = 1;      // never reused, not even across terms
 
   // pending output
   hard_state persisted_state_;     // last hard state handed out
   index_t unstable_from_ = 0;      // lowest log index changed since, 0 = none
   std::vector<message> outbox_;
+  std::vector<read_state> ready_reads_;
+  std::vector<std::uint64_t> failed_reads_;
+  membership members_in_effect_; // placeholder until membership change lands
 
   // invariant tracking
   term_t checked_term_ = 0;

@@ -16,6 +16,8 @@ public:
   /// `entries` must be contiguous from index 1.
   explicit raft_log(std::vector<entry> entries);
 
+  /// Index of the first entry held (1 until compaction or a snapshot moves it).
+  index_t first_index() const { return 1; }
   index_t last_index() const { return entries_.size(); }
   term_t last_term() const { return entries_.empty() ? 0 : entries_.back().term; }
 

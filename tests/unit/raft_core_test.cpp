@@ -30,6 +30,8 @@ struct cluster {
   std::map<node_id, std::unique_ptr<raft_core>> nodes;
   std::map<node_id, persisted_state> disk;
   std::map<node_id, std::vector<entry>> applied;
+  std::map<node_id, std::vector<read_state>> reads;
+  std::map<node_id, std::vector<std::uint64_t>> failed_reads;
   std::deque<message> network;
   std::set<node_id> isolated; // messages to or from these are dropped
 
@@ -62,6 +64,10 @@ struct cluster {
       network.push_back(std::move(m));
     for (auto& e : r.committed)
       applied[id].push_back(e);
+    for (auto& x : r.reads)
+      reads[id].push_back(x);
+    for (auto x : r.failed_reads)
+      failed_reads[id].push_back(x);
   }
 
   void tick(node_id id) {
@@ -362,4 +368,124 @@ TEST_CASE("raft: a corrupt restored log or bad config is refused") {
   persisted_state gap{{1, 0}, {make_entry(1, 1, "a"), make_entry(1, 3, "c")}, {}};
   CHECK_THROWS_AS(raft_core(make_config(1, {1, 2, 3}), gap, 1), invariant_violation);
   CHECK_THROWS_AS(raft_core(make_config(0, {1, 2, 3}), {}, 1), invariant_violation);
+}
+
+// -- ReadIndex -------------------------------------------------------------------
+
+namespace {
+
+bool is_vote(const message& m) {
+  return std::holds_alternative<vote_request>(m) || std::holds_alternative<vote_response>(m);
+}
+
+} // namespace
+
+TEST_CASE("raft read index: a single voter confirms at once") {
+  cluster c{1};
+  REQUIRE(c.elect() == 1);
+  c.drain(1);
+  auto result = c.at(1).read_index(7);
+  REQUIRE(result);
+  CHECK(result.accepted->index == c.at(1).commit_index());
+  c.drain(1);
+  REQUIRE(c.reads[1].size() == 1);
+  CHECK(c.reads[1][0].context == 7);
+  CHECK(c.reads[1][0].index == c.at(1).commit_index());
+}
+
+TEST_CASE("raft read index: waits for the term's first commit and a quorum round") {
+  cluster c{3};
+  while (c.at(1).current_role() != role::pre_candidate)
+    c.tick(1);
+  c.deliver(is_vote); // node 1 wins; its no-op is not replicated yet
+  REQUIRE(c.at(1).current_role() == role::leader);
+  c.network.clear();
+  REQUIRE(c.at(1).commit_index() == 0);
+  auto result = c.at(1).read_index(1);
+  REQUIRE(result);
+  CHECK(result.accepted->index == 0); // not known yet
+  c.drain(1);
+  // Heartbeats are echoed by everyone, but nothing of this term has committed:
+  // the leader cannot know the commit index yet, so the read must wait.
+  c.deliver([](const message& m) {
+    if (auto* a = std::get_if<append_request>(&m))
+      return a->heartbeat;
+    if (auto* a = std::get_if<append_response>(&m))
+      return a->heartbeat;
+    return false;
+  });
+  CHECK(c.reads[1].empty());
+  c.settle(2); // the no-op commits
+  REQUIRE(c.reads[1].size() == 1);
+  CHECK(c.reads[1][0].index == 1);
+
+  SUBCASE("a later read waits for a quorum of echoes") {
+    REQUIRE(c.at(1).propose("x"));
+    c.drain(1);
+    c.deliver();
+    c.settle(2);
+    auto commit = c.at(1).commit_index();
+    REQUIRE(c.at(1).read_index(2));
+    c.drain(1);
+    c.network.clear(); // the confirming round is lost
+    CHECK(c.reads[1].size() == 1);
+    c.isolated = {3}; // the leader and one echo are a quorum of three
+    c.settle(2);       // the next heartbeat carries the read again
+    REQUIRE(c.reads[1].size() == 2);
+    CHECK(c.reads[1][1].context == 2);
+    CHECK(c.reads[1][1].index == commit);
+  }
+}
+
+TEST_CASE("raft read index: a partitioned old leader never confirms, then fails the read") {
+  cluster c{3};
+  auto leader = c.elect();
+  REQUIRE(leader != no_node);
+  c.settle(2);
+  c.isolated.insert(leader);
+  REQUIRE(c.at(leader).read_index(42));
+  c.drain(leader);
+  // The majority elects a new leader and commits past the old commit index.
+  for (int i = 0; i < 60; ++i) {
+    c.tick_all();
+    c.deliver();
+  }
+  CHECK(c.reads[leader].empty());
+  // Check-quorum made it step down, which fails the read.
+  CHECK(c.at(leader).current_role() != role::leader);
+  CHECK(c.failed_reads[leader] == std::vector<std::uint64_t>{42});
+
+  SUBCASE("without check-quorum it stays pending forever") {
+    cluster plain{3, {}, [](config& cfg) { cfg.check_quorum = false; }};
+    auto old = plain.elect();
+    REQUIRE(old != no_node);
+    plain.settle(2);
+    plain.isolated.insert(old);
+    REQUIRE(plain.at(old).read_index(42));
+    for (int i = 0; i < 60; ++i) {
+      plain.tick_all();
+      plain.deliver();
+    }
+    CHECK(plain.at(old).current_role() == role::leader);
+    CHECK(plain.reads[old].empty());
+    CHECK(plain.failed_reads[old].empty());
+  }
+}
+
+TEST_CASE("raft read index: refused on followers and beyond max_pending_reads") {
+  cluster c{3, {}, [](config& cfg) { cfg.max_pending_reads = 2; }};
+  auto leader = c.elect();
+  REQUIRE(leader != no_node);
+  c.settle(2);
+  node_id follower = leader == 1 ? 2 : 1;
+  auto refused = c.at(follower).read_index(1);
+  CHECK_FALSE(refused);
+  CHECK(refused.error == propose_error::not_leader);
+  CHECK(refused.leader_hint == leader);
+  c.isolated = {1, 2, 3};
+  CHECK(c.at(leader).read_index(1));
+  CHECK(c.at(leader).read_index(2));
+  auto third = c.at(leader).read_index(3);
+  CHECK_FALSE(third);
+  CHECK(third.error == propose_error::overloaded);
 }

@@ -7,8 +7,11 @@
 //                     same content and the same predecessor term;
 //   leader completeness  a leader of a term later than a commit holds the
 //                     committed entry;
-//   state machine safety  no two members apply different entries at an index.
-// Then it heals everything and checks that a proposal commits in bounded time.
+//   state machine safety  no two members apply different entries at an index;
+//   linearizable reads  a confirmed ReadIndex is at least the commit index
+//                     any member had observed when the read was requested.
+// Then it heals everything and checks that a proposal commits and a read is
+// confirmed in bounded time.
 //
 // TROUPE_RAFT_SIM_SCHEDULES=N runs N schedules (default below);
 // TROUPE_RAFT_SIM_SEED=S replays exactly the schedule with seed S.
@@ -80,6 +83,11 @@ struct log_key_info {
   term_t prev_term = 0;
 };
 
+struct read_request {
+  node_id member = no_node;
+  index_t min_index = 0; // the highest commit index observed when requested
+};
+
 class simulation {
 public:
   simulation(std::uint64_t seed, std::size_t size) : dice_{std::mt19937_64{seed}} {
@@ -115,7 +123,7 @@ public:
   std::string summary() const {
     std::ostringstream out;
     out << members_.size() << " members, " << now_ << " ticks, " << committed_.size()
-        << " committed, " << steps_ << " steps";
+        << " committed, " << reads_confirmed_ << " reads, " << steps_ << " steps";
     return out.str();
   }
 
@@ -150,6 +158,8 @@ private:
     if (dice_.chance(500))
       propose(members_[dice_.below(members_.size())], "c" + std::to_string(next_command_++),
               chaotic);
+    if (dice_.chance(200))
+      read(members_[dice_.below(members_.size())], chaotic);
   }
 
   void heal() {
@@ -169,8 +179,10 @@ private:
     const std::string final_command = "final";
     for (; now_ < deadline; ++now_) {
       step_tick(false);
-      if (committed_contains(final_command))
+      if (committed_contains(final_command)) {
+        check_read_liveness(deadline);
         return;
+      }
       if (pending) {
         auto& p = *members_[proposer - 1].core;
         if (p.current_role() != role::leader || p.term() != pending->term)
@@ -190,6 +202,28 @@ private:
                       + " ticks after healing");
   }
 
+  void check_read_liveness(std::uint64_t deadline) {
+    // Once a proposal committed, the leader's next read must be confirmed.
+    auto confirmed = reads_confirmed_;
+    for (; now_ < deadline; ++now_) {
+      for (auto& m : members_)
+        if (m.core->current_role() == role::leader && !has_pending_read(m.cfg.id))
+          read(m, false);
+      step_tick(false);
+      if (reads_confirmed_ > confirmed)
+        return;
+    }
+    throw sim_failure("liveness: no read confirmed within " + std::to_string(liveness_ticks)
+                      + " ticks after healing");
+  }
+
+  bool has_pending_read(node_id id) const {
+    for (auto& [context, r] : reads_)
+      if (r.member == id)
+        return true;
+    return false;
+  }
+
   bool committed_contains(const std::string& command) const {
     for (auto& [index, c] : committed_)
       if (c.e.kind == entry_kind::command && c.e.command == command)
@@ -206,6 +240,8 @@ private:
 
   void crash(member& m) {
     m.core.reset();
+    for (auto i = reads_.begin(); i != reads_.end();) // never answered now
+      i = i->second.member == m.cfg.id ? reads_.erase(i) : std::next(i);
     m.restart_at = now_ + 5 + dice_.below(30);
   }
 
@@ -216,12 +252,24 @@ private:
       after_input(m, chaotic);
   }
 
+  void read(member& m, bool chaotic) {
+    if (!m.core)
+      return;
+    auto context = next_read_++;
+    if (m.core->read_index(context)) {
+      reads_[context] = read_request{m.cfg.id, max_commit_seen_};
+      after_input(m, chaotic);
+    }
+  }
+
   // -- the ready contract --------------------------------------------------------
 
   void after_input(member& m, bool chaotic) {
     ++steps_;
     auto r = m.core->take_ready();
     persist(m, r);
+    check_reads(m, r);
+    max_commit_seen_ = std::max(max_commit_seen_, m.core->commit_index());
     if (chaotic && dice_.chance(2)) { // crash after the fsync, before sending
       crash(m);
       return;
@@ -245,6 +293,27 @@ private:
     log.insert(log.end(), r.entries.begin(), r.entries.end());
     for (auto i = r.entries.front().index; i <= log.size(); ++i)
       check_log_matching(log, i);
+  }
+
+  void check_reads(const member& m, const ready& r) {
+    for (auto& x : r.reads) {
+      auto i = reads_.find(x.context);
+      expect(i != reads_.end() && i->second.member == m.cfg.id,
+             "read " + std::to_string(x.context) + " confirmed by the wrong member");
+      expect(x.index >= i->second.min_index,
+             "linearizability: read " + std::to_string(x.context) + " confirmed at index "
+               + std::to_string(x.index) + " but index " + std::to_string(i->second.min_index)
+               + " had committed before it was requested");
+      expect(x.index <= m.core->commit_index(), "read index beyond the commit index");
+      reads_.erase(i);
+      ++reads_confirmed_;
+    }
+    for (auto context : r.failed_reads) {
+      auto i = reads_.find(context);
+      expect(i != reads_.end() && i->second.member == m.cfg.id,
+             "read " + std::to_string(context) + " failed by the wrong member");
+      reads_.erase(i);
+    }
   }
 
   void check_log_matching(const std::vector<entry>& log, index_t index) {
@@ -327,6 +396,10 @@ private:
   std::map<term_t, node_id> leaders_;
   std::map<std::pair<index_t, term_t>, log_key_info> log_entries_;
   std::map<index_t, committed_entry> committed_;
+  std::map<std::uint64_t, read_request> reads_; // pending, by context
+  std::uint64_t next_read_ = 1;
+  std::uint64_t reads_confirmed_ = 0;
+  index_t max_commit_seen_ = 0;
 };
 
 std::optional<std::uint64_t> env_number(const char* name) {
