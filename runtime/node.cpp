@@ -10,6 +10,7 @@
 #include "runtime/membership.hpp"
 #include "runtime/node_metrics.hpp"
 #include "runtime/process_metrics.hpp"
+#include "runtime/system_keyspace.hpp"
 #include "runtime/type_ids.hpp"
 #include "storage/node_store.hpp"
 
@@ -157,6 +158,7 @@ public:
     ctx_->ready.set("storage", true, cfg_.data_dir);
     ctx_->ready.set("shutdown", true, "accepting work");
     ctx_->membership = spawn_membership(sys_, ctx_, make_fatal_handler());
+    publisher_ = spawn_system_publisher(sys_, ctx_);
     root_ = spawn_supervisor(sys_, std::move(tree), ctx_->table);
     watch_root();
     auto port = sys_.middleman().publish(ctx_->gateway, cfg_.listen.port,
@@ -199,7 +201,7 @@ public:
     stop_and_wait(self, root_);
     for (auto& hook : on_shutdown_)
       hook();
-    for (auto& a : {ctx_->membership, ctx_->directory, ctx_->gateway})
+    for (auto& a : {publisher_, ctx_->membership, ctx_->directory, ctx_->gateway})
       stop_and_wait(self, a);
     storage::store_error err;
     if (!store.sync(err))
@@ -266,6 +268,7 @@ private:
   std::shared_ptr<spdlog::logger> log_;
   caf::actor root_;
   caf::actor http_;
+  caf::actor publisher_;
   std::vector<std::function<void()>> on_shutdown_;
   std::string root_name_;
   uint16_t published_port_ = 0;

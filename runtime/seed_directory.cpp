@@ -1,6 +1,9 @@
 #include "runtime/directory.hpp"
 
 #include "runtime/defaults.hpp"
+#include "runtime/system_keyspace.hpp"
+
+#include "troupe/kv.pb.h"
 
 #include <caf/typed_event_based_actor.hpp>
 
@@ -94,6 +97,48 @@ void fan_out(directory_pointer self, const std::string& name,
                       "no node hosts '" + name + "' (" + asked_list(*p) + ")"));
 }
 
+// How long a system keyspace lookup may take before falling back to asking
+// every member: a serializable read on one member is a local map lookup, so
+// anything slower means that member is busy or gone.
+constexpr auto keyspace_timeout = std::chrono::milliseconds{500};
+
+// First asks the consensus group's system keyspace where `name` lives (one
+// local read on a member); if the keyspace does not know it, or names a
+// node that is not up, asks every member (fan_out). Names of consensus
+// members themselves are never looked up there: reaching the keyspace needs
+// them.
+void lookup(directory_pointer self, const std::string& name,
+            const std::shared_ptr<pending_resolve>& p) {
+  auto& ctx = *self->state.ctx;
+  auto member = name.rfind("raft/", 0) == 0 ? std::nullopt : pick_consensus_member(ctx);
+  if (!member) {
+    fan_out(self, name, p);
+    return;
+  }
+  v1::KvRequest req;
+  req.mutable_range()->set_key(std::string{sys_directory_prefix} + name);
+  req.mutable_range()->set_serializable(true);
+  self->request(member->gateway, keyspace_timeout, route_atom_v, "raft/" + member->node_id,
+                pack(req))
+    .then(
+      [=](const envelope& env) {
+        auto reply = unpack<v1::KvReply>(env);
+        auto& c = *self->state.ctx;
+        if (reply && reply->status() == v1::KV_STATUS_OK && reply->range().kvs_size() == 1) {
+          auto node = reply->range().kvs(0).value();
+          if (auto m = c.members.find(node);
+              m && m->status == v1::MEMBER_STATUS_UP && m->gateway) {
+            auto where = placement{node, m->gateway};
+            c.names.put(name, where);
+            finish(self, name, p, caf::none, where);
+            return;
+          }
+        }
+        fan_out(self, name, p);
+      },
+      [=](caf::error&) { fan_out(self, name, p); });
+}
+
 caf::result<std::string, caf::actor>
 resolve(directory_pointer self, const std::string& name) {
   auto& ctx = *self->state.ctx;
@@ -115,7 +160,7 @@ resolve(directory_pointer self, const std::string& name) {
   auto p = std::make_shared<pending_resolve>();
   p->waiters.push_back(rp);
   self->state.pending.emplace(name, p);
-  fan_out(self, name, p);
+  lookup(self, name, p);
   return rp;
 }
 

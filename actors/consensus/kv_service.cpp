@@ -93,7 +93,13 @@ std::optional<caf::result<envelope>> kv_service::on_request(raft::shell_actor* s
     auto req = unpack<v1::KvRequest>(env);
     if (!req)
       return caf::result<envelope>{std::move(req.error())};
-    return on_kv_request(self, *req);
+    return on_kv_request(self, *req, false);
+  }
+  if (holds<v1::SystemKvRequest>(env)) {
+    auto req = unpack<v1::SystemKvRequest>(env);
+    if (!req)
+      return caf::result<envelope>{std::move(req.error())};
+    return on_kv_request(self, req->request(), true);
   }
   if (holds<v1::WatchRequest>(env)) {
     auto req = unpack<v1::WatchRequest>(env);
@@ -105,7 +111,7 @@ std::optional<caf::result<envelope>> kv_service::on_request(raft::shell_actor* s
 }
 
 caf::result<envelope> kv_service::on_kv_request(raft::shell_actor* self,
-                                                const v1::KvRequest& req) {
+                                                const v1::KvRequest& req, bool system) {
   auto& st = self->state;
   if (req.request_case() == v1::KvRequest::kRange && req.range().serializable()) {
     auto reply = kv_.range(req.range());
@@ -123,6 +129,7 @@ caf::result<envelope> kv_service::on_kv_request(raft::shell_actor* self,
     stamp(st, reply);
     return pack(reply);
   }
+  cmd.set_system(system);
   write(self, std::move(cmd), promise);
   return promise;
 }

@@ -7,6 +7,7 @@
 //                 reads wait for ReadIndex; serializable reads are answered
 //                 at once from the local replica. A follower answers
 //                 KV_STATUS_NOT_LEADER with the leader's node id.
+//   SystemKvRequest  the same, from the runtime: may write /troupe/sys/.
 //   WatchRequest  request -> WatchResponse, served by any member from its
 //                 local history; a long poll (wait_ms) is held until an event
 //                 arrives or the wait ends.
@@ -66,7 +67,8 @@ private:
     caf::typed_response_promise<envelope> promise;
   };
 
-  caf::result<envelope> on_kv_request(raft::shell_actor* self, const v1::KvRequest& req);
+  caf::result<envelope> on_kv_request(raft::shell_actor* self, const v1::KvRequest& req,
+                                      bool system);
   caf::result<envelope> on_watch(raft::shell_actor* self, const v1::WatchRequest& req);
   void read(raft::shell_actor* self, const v1::RangeRequest& range,
             caf::typed_response_promise<envelope> promise);

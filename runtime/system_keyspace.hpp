@@ -1,0 +1,42 @@
+// The cluster metadata in the consensus group's system keyspace
+// (/troupe/sys/, docs/consensus.md "System keyspace"):
+//
+//   /troupe/sys/members/<node-id>     a MemberInfo (protobuf bytes)
+//   /troupe/sys/directory/<name>      the node id hosting the named actor
+//
+// Every node publishes its own entries under one lease of its own, renewed
+// while the node lives: when a node dies, its lease expires and the leader
+// revokes its keys, so the directory forgets what the node hosted.
+//
+// The publisher is an actor on every node (it does nothing while no
+// consensus member is reachable). The directory (runtime/directory.hpp)
+// resolves a name by reading /troupe/sys/directory/<name> from a consensus
+// member, before falling back to asking every member.
+#pragma once
+
+#include "runtime/node_context.hpp"
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+
+#include <optional>
+#include <string>
+
+namespace troupe {
+
+inline constexpr std::string_view sys_members_prefix = "/troupe/sys/members/";
+inline constexpr std::string_view sys_directory_prefix = "/troupe/sys/directory/";
+
+/// Spawns the publisher for the node described by `ctx`.
+caf::actor spawn_system_publisher(caf::actor_system& sys, node_context_ptr ctx);
+
+/// A consensus member to ask: "raft/<node>" on this node if it hosts one,
+/// else on an up member whose roles include consensus. nullopt if none.
+struct member_route {
+  std::string node_id;
+  caf::actor gateway;
+};
+std::optional<member_route> pick_consensus_member(const node_context& ctx,
+                                                  std::size_t rotate = 0);
+
+} // namespace troupe
