@@ -120,6 +120,6 @@ step failover --trials "$trials"
 
 echo
 echo "== results (systems: $systems; medians and ratios as printed above)"
-grep -E '^(summary|clients|[0-9]+ +\||idle system=|failover system=|== step failed)' \
+grep -E '^(summary|clients=|idle system=|failover system=|== step failed|# .* DID NOT START)' \
   "$log" || true
 exit "$status"

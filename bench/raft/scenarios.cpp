@@ -3,6 +3,7 @@
 #include "process.hpp"
 #include "report.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <random>
 #include <thread>
@@ -16,19 +17,22 @@ using std::chrono::milliseconds;
 
 constexpr auto status_timeout = 500ms;
 
+std::string views_text(cluster& c) {
+  std::string out;
+  for (auto& v : status_all(c, status_timeout))
+    out += " ["
+           + (v.reachable ? "id=" + v.id + " leader=" + v.leader
+                                + " term=" + std::to_string(v.term)
+                          : "unreachable: " + v.error)
+           + "]";
+  return out;
+}
+
 size_t leader_or_die(cluster& c, milliseconds timeout, const char* when) {
   auto leader = wait_for_leader(c, timeout);
-  if (!leader) {
-    std::string views;
-    for (auto& v : status_all(c, status_timeout))
-      views += " ["
-               + (v.reachable ? "id=" + v.id + " leader=" + v.leader
-                                    + " term=" + std::to_string(v.term)
-                              : "unreachable: " + v.error)
-               + "]";
+  if (!leader)
     fatal(c.name() + ": no leader " + when + " within "
-          + std::to_string(timeout.count()) + " ms;" + views);
-  }
+          + std::to_string(timeout.count()) + " ms;" + views_text(c));
   return *leader;
 }
 
@@ -47,26 +51,41 @@ load_shape shape_for(const options& opts, uint32_t clients, uint64_t seed) {
 
 } // namespace
 
-void start_all(cluster_list& clusters, const options& opts) {
+int start_all(cluster_list& clusters, const options& opts) {
   for (auto& c : clusters) {
     std::printf("# %s: %s\n", c->name().c_str(), c->command_line().c_str());
     c->start();
   }
-  for (auto& c : clusters) {
+  int rc = 0;
+  for (auto it = clusters.begin(); it != clusters.end();) {
+    auto& c = **it;
     auto t0 = bench_clock::now();
-    auto leader = leader_or_die(*c, milliseconds{opts.startup_timeout_ms},
-                                "after start");
+    auto timeout = milliseconds{opts.startup_timeout_ms};
+    auto leader = wait_for_leader(c, timeout);
+    if (!leader) {
+      // Measure the others anyway: one broken system must not cost the
+      // run its baseline.
+      std::printf("# %s: DID NOT START: no leader within %lld ms;%s\n",
+                  c.name().c_str(), static_cast<long long>(timeout.count()),
+                  views_text(c).c_str());
+      c.stop();
+      it = clusters.erase(it);
+      rc = 3;
+      continue;
+    }
     auto ms
         = std::chrono::duration<double, std::milli>(bench_clock::now() - t0);
     std::printf("# %s: leader is member %zu (elected %.0f ms after the "
                 "last start)\n",
-                c->name().c_str(), leader, ms.count());
+                c.name().c_str(), *leader, ms.count());
+    ++it;
   }
   std::fflush(stdout);
+  return rc;
 }
 
 int run_throughput(cluster_list& clusters, const options& opts) {
-  start_all(clusters, opts);
+  auto rc = start_all(clusters, opts);
   std::vector<load_result> runs;
   for (uint32_t rep = 0; rep < opts.reps; ++rep)
     for (size_t ci = 0; ci < opts.clients.size(); ++ci)
@@ -85,7 +104,7 @@ int run_throughput(cluster_list& clusters, const options& opts) {
   print_throughput_summary(runs, opts.clients);
   for (auto& c : clusters)
     c->stop();
-  return 0;
+  return rc;
 }
 
 namespace {
@@ -127,7 +146,7 @@ failover_trial one_trial(cluster& c, uint32_t n, const options& opts) {
 } // namespace
 
 int run_failover(cluster_list& clusters, const options& opts) {
-  start_all(clusters, opts);
+  auto rc = start_all(clusters, opts);
   std::vector<failover_trial> trials;
   // A random pause after healing puts the kill at a random phase of the
   // heartbeat and election timers; seeded, so runs are repeatable.
@@ -145,7 +164,7 @@ int run_failover(cluster_list& clusters, const options& opts) {
     c->stop();
   }
   print_failover_summary(trials);
-  return 0;
+  return rc;
 }
 
 namespace {
@@ -178,7 +197,7 @@ void observe(idle_watch& w, const std::vector<member_view>& now) {
 } // namespace
 
 int run_idle(cluster_list& clusters, const options& opts) {
-  start_all(clusters, opts);
+  auto rc = start_all(clusters, opts);
   std::vector<idle_watch> watches;
   for (auto& c : clusters) {
     // Start from a settled cluster: every member knows the leader.
@@ -191,11 +210,10 @@ int run_idle(cluster_list& clusters, const options& opts) {
     for (size_t k = 0; k < clusters.size(); ++k)
       observe(watches[k], status_all(*clusters[k], status_timeout));
   }
-  int rc = 0;
   for (size_t k = 0; k < clusters.size(); ++k) {
     auto& w = watches[k];
     bool pass = w.term_changes == 0 && w.leader_changes == 0;
-    rc = pass ? rc : 1;
+    rc = pass ? rc : std::max(rc, 1);
     std::printf("idle system=%s seconds=%u poll_ms=%u term_changes=%llu "
                 "leader_changes=%llu unreachable_polls=%llu final_term=%llu "
                 "%s\n",

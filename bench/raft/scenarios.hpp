@@ -6,7 +6,8 @@
 //   idle        no load and no failure for --seconds: count term changes
 // Each returns the process exit code: 0 when it measured (targets missed
 // or met are reported, not turned into a failure), 1 when idle saw an
-// election; setup failures are fatal (exit 2).
+// election, 3 when a cluster did not start (the others are still
+// measured); other setup failures are fatal (exit 2).
 #pragma once
 
 #include "cluster.hpp"
@@ -23,7 +24,9 @@ int run_throughput(cluster_list& clusters, const options& opts);
 int run_failover(cluster_list& clusters, const options& opts);
 int run_idle(cluster_list& clusters, const options& opts);
 
-/// Starts every cluster and waits until each has a leader; fatal otherwise.
-void start_all(cluster_list& clusters, const options& opts);
+/// Starts every cluster and waits until each has a leader. A cluster that
+/// gets none is reported, stopped and removed from `clusters`; then the
+/// result is 3, else 0.
+int start_all(cluster_list& clusters, const options& opts);
 
 } // namespace troupe::kvbench

@@ -15,7 +15,7 @@ using namespace std::chrono_literals;
 
 // Each load run and each failover probe gets fresh client ids, so that no
 // run's request ids collide with an earlier run's exactly-once session.
-constexpr uint64_t client_ids_per_run = 1000;
+constexpr uint64_t client_ids_per_run = uint64_t{1} << 20;
 
 struct troupe_member {
   std::string node_id;
