@@ -55,6 +55,7 @@ public:
                                                   const envelope& env) override;
   void on_tick(raft::shell_actor* self) override;
   void after_apply(raft::shell_actor* self) override;
+  std::int64_t revision() const override { return kv_.revision(); }
 
   const kv_state& state() const {
     return kv_;

@@ -565,6 +565,7 @@ envelope status_of(const shell_state& st) {
   s.set_snapshot_index(core.snapshot_index());
   s.set_first_index(core.log().first_index());
   s.set_transferring(core.transferring());
+  s.set_kv_revision(st.deps.machine->revision());
   add_member_status(st, *s.mutable_members());
   return pack(s);
 }

@@ -90,6 +90,8 @@ public:
   virtual void on_tick(shell_actor*) {}
   /// After a batch of entries was applied or a snapshot restored (watches).
   virtual void after_apply(shell_actor*) {}
+  /// For RaftStatus.kv_revision: the state machine's own version counter.
+  virtual std::int64_t revision() const { return 0; }
 };
 
 /// Thread-safe figures for metrics and /readyz, written by the shell after
