@@ -31,9 +31,9 @@ int run(const options& opts, const command& cmd) {
   if (!gw)
     return fail({exit_unreachable,
                  "cannot reach a troupe node at " + endpoint->to_string() + " ("
-                   + describe(gw.error())
-                   + "); check --endpoint or TROUPECTL_ENDPOINT and that the "
-                     "node runs"});
+                     + describe(gw.error())
+                     + "); check --endpoint or TROUPECTL_ENDPOINT and that the "
+                       "node runs"});
   return cmd(c, *gw, opts);
 }
 
@@ -46,20 +46,21 @@ options default_options() {
   options opts;
   opts.endpoint = env_or("TROUPECTL_ENDPOINT",
                          std::string{defaults::listen_host} + ":"
-                           + std::to_string(defaults::cluster_port));
+                             + std::to_string(defaults::cluster_port));
   opts.timeout_ms = static_cast<uint32_t>(
-    std::chrono::milliseconds{defaults::cli_request_timeout}.count());
+      std::chrono::milliseconds{defaults::cli_request_timeout}.count());
   return opts;
 }
 
 void add_global_options(CLI::App& app, options& opts) {
-  app.add_option("--endpoint", opts.endpoint,
-                 "HOST:PORT of any node's cluster port (env TROUPECTL_ENDPOINT)");
+  app.add_option(
+      "--endpoint", opts.endpoint,
+      "HOST:PORT of any node's cluster port (env TROUPECTL_ENDPOINT)");
   app.add_option("-o,--output", opts.output, "table or json")
-    ->check(CLI::IsMember({"table", "json"}));
+      ->check(CLI::IsMember({"table", "json"}));
   app.add_option("--timeout-ms", opts.timeout_ms,
                  "request timeout; kv and raft commands retry within it")
-    ->check(CLI::Range(1u, 600000u));
+      ->check(CLI::Range(1u, 600000u));
 }
 
 } // namespace
@@ -85,7 +86,8 @@ int run_troupectl(int argc, char** argv) {
     std::cout << app.help("", CLI::AppFormatMode::All);
     return exit_ok;
   } catch (const CLI::ParseError& e) {
-    return fail({exit_usage, std::string{e.what()} + " (see troupectl --help)"});
+    return fail(
+        {exit_usage, std::string{e.what()} + " (see troupectl --help)"});
   }
   if (chosen.offline)
     return chosen.offline();

@@ -9,9 +9,9 @@
 namespace troupe::cli {
 
 client::client(caf::actor_system& sys, host_port endpoint,
-               std::chrono::milliseconds timeout)
-  : sys_(sys), endpoint_(std::move(endpoint)), timeout_(timeout), self_(sys) {
-}
+               std::chrono::milliseconds timeout) :
+  sys_(sys),
+  endpoint_(std::move(endpoint)), timeout_(timeout), self_(sys) {}
 
 caf::expected<caf::actor> client::connect() {
   // The middleman actor's connect has a real timeout; the blocking
@@ -19,18 +19,19 @@ caf::expected<caf::actor> client::connect() {
   auto mm = sys_.middleman().actor_handle();
   caf::expected<caf::actor> result{caf::error{}};
   self_
-    ->request(mm, defaults::cli_connect_timeout, caf::connect_atom::value,
-              endpoint_.host, endpoint_.port)
-    .receive(
-      [&](const caf::node_id&, caf::strong_actor_ptr& ptr,
-          const std::set<std::string>&) {
-        if (ptr)
-          result = caf::actor_cast<caf::actor>(ptr);
-        else
-          result = make_error(errc::unreachable, "no gateway published at "
-                                                   + endpoint_.to_string());
-      },
-      [&](caf::error& err) { result = std::move(err); });
+      ->request(mm, defaults::cli_connect_timeout, caf::connect_atom::value,
+                endpoint_.host, endpoint_.port)
+      .receive(
+          [&](const caf::node_id&, caf::strong_actor_ptr& ptr,
+              const std::set<std::string>&) {
+            if (ptr)
+              result = caf::actor_cast<caf::actor>(ptr);
+            else
+              result
+                  = make_error(errc::unreachable, "no gateway published at "
+                                                      + endpoint_.to_string());
+          },
+          [&](caf::error& err) { result = std::move(err); });
   return result;
 }
 

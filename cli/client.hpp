@@ -37,13 +37,17 @@ public:
                                      Ts&&... xs) {
     caf::expected<envelope> result{caf::error{}};
     self_->request(gateway, timeout, std::forward<Ts>(xs)...)
-      .receive([&](envelope& reply) { result = std::move(reply); },
-               [&](caf::error& err) { result = std::move(err); });
+        .receive([&](envelope& reply) { result = std::move(reply); },
+                 [&](caf::error& err) { result = std::move(err); });
     return result;
   }
 
-  const host_port& endpoint() const noexcept { return endpoint_; }
-  std::chrono::milliseconds timeout() const noexcept { return timeout_; }
+  const host_port& endpoint() const noexcept {
+    return endpoint_;
+  }
+  std::chrono::milliseconds timeout() const noexcept {
+    return timeout_;
+  }
 
 private:
   caf::actor_system& sys_;

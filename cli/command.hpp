@@ -25,14 +25,16 @@ struct options {
   std::string output = "table";
   uint32_t timeout_ms = 0;
 
-  bool json() const noexcept { return output == "json"; }
+  bool json() const noexcept {
+    return output == "json";
+  }
 };
 
 /// A command runs once the endpoint's gateway is connected and returns the
 /// exit code. Subcommand callbacks build one after validating arguments, so
 /// bad input never reaches a node.
-using command = std::function<int(client&, const caf::actor& gateway,
-                                  const options&)>;
+using command
+    = std::function<int(client&, const caf::actor& gateway, const options&)>;
 
 /// The subcommand the user chose: `online` needs the endpoint, `offline`
 /// (troupectl types) runs without connecting.

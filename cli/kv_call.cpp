@@ -24,59 +24,67 @@ uint64_t random_client_id() {
 verdict judge_kv_reply(const envelope& reply, const std::string& node) {
   auto msg = unpack<v1::KvReply>(reply);
   if (!msg)
-    return {verdict::give_up, {},
+    return {verdict::give_up,
+            {},
             member_name(node) + " answered with an unexpected message ("
-              + describe(msg.error()) + ")"};
+                + describe(msg.error()) + ")"};
   auto what = member_name(node) + ": "
               + status_text(msg->status(), msg->error_message());
   switch (msg->status()) {
-    case v1::KV_STATUS_NOT_LEADER:
-      if (!msg->leader_node().empty() && msg->leader_node() != node)
-        return {verdict::redirect, msg->leader_node(), what};
-      return {verdict::retry, {}, what + ": no leader known yet"};
-    case v1::KV_STATUS_UNAVAILABLE:
-    case v1::KV_STATUS_OVERLOADED:
-      return {verdict::retry, {}, what};
-    case v1::KV_STATUS_OUTCOME_UNKNOWN:
-      return {verdict::retry, {}, what + ": it may or may not have applied"};
-    default:
-      return {verdict::done, {}, {}};
+  case v1::KV_STATUS_NOT_LEADER:
+    if (!msg->leader_node().empty() && msg->leader_node() != node)
+      return {verdict::redirect, msg->leader_node(), what};
+    return {verdict::retry, {}, what + ": no leader known yet"};
+  case v1::KV_STATUS_UNAVAILABLE:
+  case v1::KV_STATUS_OVERLOADED:
+    return {verdict::retry, {}, what};
+  case v1::KV_STATUS_OUTCOME_UNKNOWN:
+    return {verdict::retry, {}, what + ": it may or may not have applied"};
+  default:
+    return {verdict::done, {}, {}};
   }
 }
 
 verdict judge_watch_response(const envelope& reply, const std::string& node) {
   auto msg = unpack<v1::WatchResponse>(reply);
   if (!msg)
-    return {verdict::give_up, {},
+    return {verdict::give_up,
+            {},
             member_name(node) + " answered with an unexpected message ("
-              + describe(msg.error()) + ")"};
+                + describe(msg.error()) + ")"};
   auto status = msg->status();
   if (status == v1::KV_STATUS_UNAVAILABLE || status == v1::KV_STATUS_OVERLOADED)
-    return {verdict::retry, {},
-            member_name(node) + ": " + status_text(status, msg->error_message())};
+    return {verdict::retry,
+            {},
+            member_name(node) + ": "
+                + status_text(status, msg->error_message())};
   return {verdict::done, {}, {}};
 }
 
 failure kv_status_failure(v1::KvStatus status, const std::string& message) {
   auto text = status_text(status, message);
   switch (status) {
-    case v1::KV_STATUS_INVALID_ARGUMENT:
-    case v1::KV_STATUS_LIMIT_EXCEEDED:
-      return {exit_failed, text + ": fix the request"};
-    case v1::KV_STATUS_COMPACTED:
-      return {exit_failed, text + ": that revision is compacted; read a newer --rev"};
-    case v1::KV_STATUS_FUTURE_REVISION:
-      return {exit_failed, text + ": that revision does not exist yet; retry later"};
-    case v1::KV_STATUS_LEASE_NOT_FOUND:
-      return {exit_failed, text + ": grant a lease first, or check --lease"};
-    case v1::KV_STATUS_PERMISSION_DENIED:
-      return {exit_failed, text + ": keys under /troupe/sys/ are written by the "
-                                  "runtime only"};
-    case v1::KV_STATUS_STALE_REQUEST:
-      return {exit_failed, text + ": the reply is gone; check the key and run "
-                                  "the command again"};
-    default:
-      return {exit_failed, text};
+  case v1::KV_STATUS_INVALID_ARGUMENT:
+  case v1::KV_STATUS_LIMIT_EXCEEDED:
+    return {exit_failed, text + ": fix the request"};
+  case v1::KV_STATUS_COMPACTED:
+    return {exit_failed,
+            text + ": that revision is compacted; read a newer --rev"};
+  case v1::KV_STATUS_FUTURE_REVISION:
+    return {exit_failed,
+            text + ": that revision does not exist yet; retry later"};
+  case v1::KV_STATUS_LEASE_NOT_FOUND:
+    return {exit_failed, text + ": grant a lease first, or check --lease"};
+  case v1::KV_STATUS_PERMISSION_DENIED:
+    return {exit_failed, text
+                             + ": keys under /troupe/sys/ are written by the "
+                               "runtime only"};
+  case v1::KV_STATUS_STALE_REQUEST:
+    return {exit_failed, text
+                             + ": the reply is gone; check the key and run "
+                               "the command again"};
+  default:
+    return {exit_failed, text};
   }
 }
 

@@ -33,15 +33,16 @@ failure kv_status_failure(v1::KvStatus status, const std::string& message);
 
 class kv_session {
 public:
-  explicit kv_session(uint64_t client_id) : client_id_(client_id) {
-  }
+  explicit kv_session(uint64_t client_id) : client_id_(client_id) {}
 
   /// Stamps `req` with the session's ids and runs it against raft/<node>
   /// through call_member. A final status other than OK is a failure.
   outcome<v1::KvReply> execute(const call_env& env, const call_policy& policy,
                                const std::string& node, v1::KvRequest req);
 
-  uint64_t client_id() const noexcept { return client_id_; }
+  uint64_t client_id() const noexcept {
+    return client_id_;
+  }
 
 private:
   uint64_t client_id_;

@@ -24,15 +24,21 @@ size_t utf8_length(std::string_view bytes, size_t i) {
   auto at = [&](size_t k) { return static_cast<uchar>(bytes[i + k]); };
   auto left = bytes.size() - i;
   uchar c = at(0);
-  size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
-               : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+  size_t len = c >= 0xc2 && c <= 0xdf   ? 2
+               : c >= 0xe0 && c <= 0xef ? 3
+               : c >= 0xf0 && c <= 0xf4 ? 4
+                                        : 0;
   if (len == 0 || left < len)
     return 0;
   uchar lo = 0x80, hi = 0xbf;
-  if (c == 0xe0) lo = 0xa0;
-  if (c == 0xed) hi = 0x9f;
-  if (c == 0xf0) lo = 0x90;
-  if (c == 0xf4) hi = 0x8f;
+  if (c == 0xe0)
+    lo = 0xa0;
+  if (c == 0xed)
+    hi = 0x9f;
+  if (c == 0xf0)
+    lo = 0x90;
+  if (c == 0xf4)
+    hi = 0x8f;
   if (at(1) < lo || at(1) > hi)
     return 0;
   for (size_t k = 2; k < len; ++k)
@@ -43,15 +49,23 @@ size_t utf8_length(std::string_view bytes, size_t i) {
 
 void append_ascii(std::string& out, uchar c) {
   switch (c) {
-    case '\n': out += "\\n"; return;
-    case '\r': out += "\\r"; return;
-    case '\t': out += "\\t"; return;
-    case '\\': out += "\\\\"; return;
-    default:
-      if (c < 0x20 || c == 0x7f)
-        append_hex(out, c);
-      else
-        out += static_cast<char>(c);
+  case '\n':
+    out += "\\n";
+    return;
+  case '\r':
+    out += "\\r";
+    return;
+  case '\t':
+    out += "\\t";
+    return;
+  case '\\':
+    out += "\\\\";
+    return;
+  default:
+    if (c < 0x20 || c == 0x7f)
+      append_hex(out, c);
+    else
+      out += static_cast<char>(c);
   }
 }
 

@@ -12,7 +12,8 @@ std::string first_key_or(const std::string& key) {
 
 std::optional<failure> check_key(const std::string& key, bool prefix) {
   if (key.empty() && !prefix)
-    return usage("KEY must not be empty (with --prefix, \"\" selects every key)");
+    return usage(
+        "KEY must not be empty (with --prefix, \"\" selects every key)");
   return std::nullopt;
 }
 
@@ -150,6 +151,41 @@ outcome<v1::WatchRequest> build_watch(const watch_args& args) {
   return req;
 }
 
+outcome<v1::KvRequest> build_lease_grant(int64_t ttl_seconds, int64_t id) {
+  if (ttl_seconds <= 0)
+    return usage("TTL must be > 0 seconds");
+  if (auto err = check_not_negative(id, "--id"))
+    return *err;
+  v1::KvRequest req;
+  req.mutable_lease_grant()->set_ttl_seconds(ttl_seconds);
+  req.mutable_lease_grant()->set_id(id);
+  return req;
+}
+
+outcome<v1::KvRequest> build_lease_revoke(int64_t id) {
+  if (id <= 0)
+    return usage("lease ID must be > 0 (kv lease grant prints it)");
+  v1::KvRequest req;
+  req.mutable_lease_revoke()->set_id(id);
+  return req;
+}
+
+outcome<v1::KvRequest> build_lease_keep_alive(int64_t id) {
+  if (id <= 0)
+    return usage("lease ID must be > 0 (kv lease grant prints it)");
+  v1::KvRequest req;
+  req.mutable_lease_keep_alive()->set_id(id);
+  return req;
+}
+
+outcome<v1::KvRequest> build_compaction(int64_t revision) {
+  if (revision <= 0)
+    return usage("REV must be > 0 (kv put prints revisions)");
+  v1::KvRequest req;
+  req.mutable_compaction()->set_revision(revision);
+  return req;
+}
+
 outcome<cas_result> read_cas_reply(const v1::KvReply& reply) {
   if (!reply.has_txn())
     return failure{exit_failed, "kv cas: the reply carries no txn result"};
@@ -160,7 +196,8 @@ outcome<cas_result> read_cas_reply(const v1::KvReply& reply) {
     return result;
   auto& ops = reply.txn().responses();
   if (ops.empty() || !ops[0].has_response_range())
-    return failure{exit_failed, "kv cas: the failed txn carries no read of the key"};
+    return failure{exit_failed,
+                   "kv cas: the failed txn carries no read of the key"};
   auto& kvs = ops[0].response_range().kvs();
   result.current_exists = !kvs.empty();
   if (result.current_exists)

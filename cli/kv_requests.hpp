@@ -29,17 +29,17 @@ inline const std::string& to_end_marker() {
 struct put_args {
   std::string key;
   std::string value;
-  int64_t lease = 0;  // 0 = none
+  int64_t lease = 0; // 0 = none
   bool prev_kv = false;
 };
 
 struct get_args {
   std::string key;
   bool prefix = false;
-  int64_t revision = 0;  // 0 = latest
-  int64_t limit = 0;     // 0 = no limit
+  int64_t revision = 0; // 0 = latest
+  int64_t limit = 0;    // 0 = no limit
   bool serializable = false;
-  bool keys_only = false;  // client side: the reply still carries values
+  bool keys_only = false; // client side: the reply still carries values
   bool count_only = false;
 };
 
@@ -51,8 +51,8 @@ struct del_args {
 
 struct range_args {
   std::string start;
-  std::string end;      // exclusive; empty with to_end
-  bool to_end = false;  // every key >= start
+  std::string end;     // exclusive; empty with to_end
+  bool to_end = false; // every key >= start
   int64_t limit = 0;
   int64_t revision = 0;
 };
@@ -68,7 +68,7 @@ struct cas_args {
 struct watch_args {
   std::string key;
   bool prefix = false;
-  int64_t revision = 0;  // 0 = from the next write on
+  int64_t revision = 0; // 0 = from the next write on
   bool follow = false;
 };
 
@@ -85,13 +85,22 @@ outcome<v1::KvRequest> build_cas(const cas_args& args);
 /// The first WatchRequest of `kv watch`; wait_ms is set by the watch loop.
 outcome<v1::WatchRequest> build_watch(const watch_args& args);
 
+/// kv lease grant TTL [--id ID]: ttl_seconds > 0; id 0 lets the store pick.
+outcome<v1::KvRequest> build_lease_grant(int64_t ttl_seconds, int64_t id);
+/// kv lease revoke ID: deletes the lease and every key attached to it.
+outcome<v1::KvRequest> build_lease_revoke(int64_t id);
+/// kv lease keep-alive ID: one renewal.
+outcome<v1::KvRequest> build_lease_keep_alive(int64_t id);
+/// kv compact REV: drops history before REV.
+outcome<v1::KvRequest> build_compaction(int64_t revision);
+
 /// What a cas reply says: whether the compare held, and the key's current
 /// version when it did not.
 struct cas_result {
   bool succeeded = false;
-  int64_t revision = 0;       // of the put, when it succeeded
+  int64_t revision = 0; // of the put, when it succeeded
   bool current_exists = false;
-  std::string current_value;  // when it did not succeed and the key exists
+  std::string current_value; // when it did not succeed and the key exists
 };
 
 /// Reads a KV_STATUS_OK reply to build_cas's txn. Fails if the reply does not

@@ -11,10 +11,10 @@ namespace {
 failure compacted(const v1::WatchResponse& resp, int64_t start) {
   auto compact = resp.compact_revision();
   return {exit_failed,
-          "revision " + std::to_string(start) + " is compacted (compact revision "
-            + std::to_string(compact) + "): watch again with --rev "
-            + std::to_string(compact + 1)
-            + " (deletes up to the compaction may be missing)"};
+          "revision " + std::to_string(start)
+              + " is compacted (compact revision " + std::to_string(compact)
+              + "): watch again with --rev " + std::to_string(compact + 1)
+              + " (deletes up to the compaction may be missing)"};
 }
 
 outcome<v1::WatchResponse> poll(const call_env& env, const call_policy& policy,
@@ -31,10 +31,11 @@ outcome<v1::WatchResponse> poll(const call_env& env, const call_policy& policy,
   if (resp->status() != v1::KV_STATUS_OK)
     return kv_status_failure(resp->status(), resp->error_message());
   if (resp->next_revision() < req.start_revision())
-    return failure{exit_failed,
-                   member_name(node) + " answered next_revision "
-                     + std::to_string(resp->next_revision()) + " below start "
-                     + std::to_string(req.start_revision()) + " (a server bug)"};
+    return failure{exit_failed, member_name(node) + " answered next_revision "
+                                    + std::to_string(resp->next_revision())
+                                    + " below start "
+                                    + std::to_string(req.start_revision())
+                                    + " (a server bug)"};
   return std::move(*resp);
 }
 
@@ -47,10 +48,10 @@ bool caught_up(const v1::WatchResponse& resp) {
 
 } // namespace
 
-outcome<int64_t> run_watch(const call_env& env, const call_policy& policy,
-                           const std::string& node, v1::WatchRequest req,
-                           bool follow,
-                           const std::function<void(const v1::Event&)>& on_event) {
+outcome<int64_t>
+run_watch(const call_env& env, const call_policy& policy,
+          const std::string& node, v1::WatchRequest req, bool follow,
+          const std::function<void(const v1::Event&)>& on_event) {
   auto half_timeout_ms = static_cast<int64_t>(policy.timeout.count() / 2);
   req.set_wait_ms(follow ? std::min(watch_poll_ms, half_timeout_ms) : 0);
   for (int page = 0; follow || page < watch_max_pages; ++page) {
@@ -64,9 +65,9 @@ outcome<int64_t> run_watch(const call_env& env, const call_policy& policy,
       return resp->next_revision();
   }
   return failure{exit_failed, "kv watch stopped after "
-                                + std::to_string(watch_max_pages)
-                                + " pages; resume with --rev "
-                                + std::to_string(req.start_revision())};
+                                  + std::to_string(watch_max_pages)
+                                  + " pages; resume with --rev "
+                                  + std::to_string(req.start_revision())};
 }
 
 } // namespace troupe::cli

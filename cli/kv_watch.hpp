@@ -27,9 +27,9 @@ constexpr int watch_max_pages = 10000;
 /// `follow` it long-polls until a call fails. Each poll gets the whole of
 /// policy.timeout, retries included. KV_STATUS_COMPACTED fails with the
 /// revision to resume from.
-outcome<int64_t> run_watch(const call_env& env, const call_policy& policy,
-                           const std::string& node, v1::WatchRequest req,
-                           bool follow,
-                           const std::function<void(const v1::Event&)>& on_event);
+outcome<int64_t>
+run_watch(const call_env& env, const call_policy& policy,
+          const std::string& node, v1::WatchRequest req, bool follow,
+          const std::function<void(const v1::Event&)>& on_event);
 
 } // namespace troupe::cli

@@ -16,7 +16,7 @@ using std::chrono::milliseconds;
 
 struct call_state {
   std::string target;
-  std::vector<std::string> path;  // every member asked, in order of redirects
+  std::vector<std::string> path; // every member asked, in order of redirects
   int redirects = 0;
   int attempts = 0;
   bool first_answered = false;
@@ -32,8 +32,9 @@ std::string no_member_message(const std::string& node, const caf::error& err) {
   auto detail = describe(err);
   if (detail.find("stopped") != std::string::npos)
     return "the consensus member " + member_name(node) + " is stopped ("
-           + detail + "); see troupectl actors, or use --endpoint of another "
-           "consensus node";
+           + detail
+           + "); see troupectl actors, or use --endpoint of another "
+             "consensus node";
   return "node " + node + " does not run the consensus role (" + detail
          + "); use --endpoint of a consensus node";
 }
@@ -45,9 +46,10 @@ verdict judge_error(const caf::error& err, const std::string& first,
   if (is(err, errc::no_such_actor) && st.target == first && !st.first_answered)
     return {verdict::give_up, {}, no_member_message(first, err)};
   if (not_understood(err))
-    return {verdict::give_up, {},
+    return {verdict::give_up,
+            {},
             name + " cannot handle the request (" + describe(err)
-              + "); does that node run an older troupe?"};
+                + "); does that node run an older troupe?"};
   std::string reason = name + ": " + describe(err);
   if (err == caf::sec::request_timeout)
     reason += " (the request may or may not have applied)";
@@ -67,8 +69,8 @@ std::string joined_path(const std::vector<std::string>& path) {
 bool back_off(const call_env& env, const call_policy& policy, call_state& st,
               std::chrono::steady_clock::time_point deadline) {
   st.backoff = st.backoff.count() == 0
-                 ? policy.backoff_min
-                 : std::min(st.backoff * 2, policy.backoff_max);
+                   ? policy.backoff_min
+                   : std::min(st.backoff * 2, policy.backoff_max);
   if (env.now() + st.backoff >= deadline)
     return false;
   env.sleep(st.backoff);
@@ -78,18 +80,18 @@ bool back_off(const call_env& env, const call_policy& policy, call_state& st,
 failure gave_up(const call_policy& policy, const call_state& st,
                 const std::string& reason) {
   return {exit_failed, "gave up after " + std::to_string(st.attempts)
-                         + " attempts within --timeout-ms "
-                         + std::to_string(policy.timeout.count())
-                         + "; last: " + reason};
+                           + " attempts within --timeout-ms "
+                           + std::to_string(policy.timeout.count())
+                           + "; last: " + reason};
 }
 
 failure too_many_redirects(const call_policy& policy, const call_state& st,
                            const std::string& next) {
-  return {exit_failed,
-          "still NOT_LEADER after following "
-            + std::to_string(policy.max_redirects) + " redirects ("
-            + joined_path(st.path) + " -> " + next
-            + "); leadership is moving: retry in a moment"};
+  return {exit_failed, "still NOT_LEADER after following "
+                           + std::to_string(policy.max_redirects)
+                           + " redirects (" + joined_path(st.path) + " -> "
+                           + next
+                           + "); leadership is moving: retry in a moment"};
 }
 
 } // namespace
@@ -113,31 +115,31 @@ outcome<envelope> call_member(const call_env& env, const call_policy& policy,
   for (;;) {
     ++st.attempts;
     auto left = std::chrono::duration_cast<milliseconds>(deadline - env.now());
-    auto reply = env.ask(member_name(st.target), msg,
-                         std::max(left, milliseconds{1}));
+    auto reply
+        = env.ask(member_name(st.target), msg, std::max(left, milliseconds{1}));
     if (reply && st.target == first_node)
       st.first_answered = true;
     auto v = reply ? judge(*reply, st.target)
                    : judge_error(reply.error(), first_node, st);
     switch (v.kind) {
-      case verdict::done:
-        return std::move(*reply);
-      case verdict::give_up:
-        return failure{exit_failed, v.reason};
-      case verdict::redirect:
-        if (st.redirects == policy.max_redirects)
-          return too_many_redirects(policy, st, v.node);
-        ++st.redirects;
-        st.path.push_back(v.node);
-        st.target = v.node;
-        continue;
-      case verdict::restart:
-        st.target = first_node;
-        [[fallthrough]];
-      case verdict::retry:
-        if (!back_off(env, policy, st, deadline))
-          return gave_up(policy, st, v.reason);
-        continue;
+    case verdict::done:
+      return std::move(*reply);
+    case verdict::give_up:
+      return failure{exit_failed, v.reason};
+    case verdict::redirect:
+      if (st.redirects == policy.max_redirects)
+        return too_many_redirects(policy, st, v.node);
+      ++st.redirects;
+      st.path.push_back(v.node);
+      st.target = v.node;
+      continue;
+    case verdict::restart:
+      st.target = first_node;
+      [[fallthrough]];
+    case verdict::retry:
+      if (!back_off(env, policy, st, deadline))
+        return gave_up(policy, st, v.reason);
+      continue;
     }
   }
 }

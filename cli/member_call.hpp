@@ -21,8 +21,8 @@ std::string member_name(const std::string& node);
 
 /// Requests `msg` from the actor `name`, waiting at most `timeout`.
 using ask_fn = std::function<caf::expected<envelope>(
-  const std::string& name, const envelope& msg,
-  std::chrono::milliseconds timeout)>;
+    const std::string& name, const envelope& msg,
+    std::chrono::milliseconds timeout)>;
 
 struct call_env {
   ask_fn ask;
@@ -48,20 +48,20 @@ struct call_policy {
 /// What a reply tells the caller to do.
 struct verdict {
   enum kind_t {
-    done,      // hand the reply to the command
-    redirect,  // resend to raft/<node> (NOT_LEADER with a leader)
-    retry,     // transient: resend to the same member after a backoff
-    restart,   // the member stopped: ask the first member again after a backoff
-    give_up,   // fail with `reason`
+    done,     // hand the reply to the command
+    redirect, // resend to raft/<node> (NOT_LEADER with a leader)
+    retry,    // transient: resend to the same member after a backoff
+    restart,  // the member stopped: ask the first member again after a backoff
+    give_up,  // fail with `reason`
   };
   kind_t kind = done;
-  std::string node;    // redirect
-  std::string reason;  // retry, restart, give_up: what happened
+  std::string node;   // redirect
+  std::string reason; // retry, restart, give_up: what happened
 };
 
 /// Judges a reply envelope from member `node`.
-using judge_fn = std::function<verdict(const envelope& reply,
-                                       const std::string& node)>;
+using judge_fn
+    = std::function<verdict(const envelope& reply, const std::string& node)>;
 
 /// Sends `msg` to raft/<first_node> and returns the first reply that `judge`
 /// calls done. Transport errors are judged here: no_such_actor from the

@@ -10,9 +10,9 @@
 namespace troupe::cli {
 
 struct member_target {
-  std::string endpoint_node;  // node id of --endpoint; its member is raft/<id>
-  call_env env;               // requests by name through the gateway
-  call_policy policy;         // --timeout-ms bounds each call, retries included
+  std::string endpoint_node; // node id of --endpoint; its member is raft/<id>
+  call_env env;              // requests by name through the gateway
+  call_policy policy;        // --timeout-ms bounds each call, retries included
 };
 
 /// Asks the gateway for its node id (NodeStatus) and builds the call

@@ -47,11 +47,11 @@ void add_actors(CLI::App& app, chosen_command& chosen,
   auto* sub = app.add_subcommand("actors", "supervision trees of every node");
   sub->add_option("--node", args->node, "only this node id");
   sub->callback([&chosen, args] {
-    chosen.online = [args](client& c, const caf::actor& gw,
-                           const options& opts) {
-      return print_reply<v1::ActorTree>(c.ask(gw, actors_atom_v, args->node),
-                                        opts, render_actors);
-    };
+    chosen.online
+        = [args](client& c, const caf::actor& gw, const options& opts) {
+            return print_reply<v1::ActorTree>(
+                c.ask(gw, actors_atom_v, args->node), opts, render_actors);
+          };
   });
 }
 
@@ -60,19 +60,21 @@ void add_send(CLI::App& app, chosen_command& chosen,
   auto* sub = app.add_subcommand("send", "send a protobuf message given as "
                                          "JSON; prints the reply as JSON");
   sub->add_option("NAME", args->name, "actor name, e.g. probe/n3")->required();
-  sub->add_option("TYPE", args->type, "message type, e.g. Ping or troupe.v1.Ping")
-    ->required();
-  sub->add_option("JSON", args->json, "the message, e.g. '{\"payload\":\"hi\"}'")
-    ->required();
+  sub->add_option("TYPE", args->type,
+                  "message type, e.g. Ping or troupe.v1.Ping")
+      ->required();
+  sub->add_option("JSON", args->json,
+                  "the message, e.g. '{\"payload\":\"hi\"}'")
+      ->required();
   sub->callback([&chosen, args] {
     // Parsed here, before connecting, so bad input never reaches a node.
     auto msg = envelope_from_json(args->type, args->json);
     if (!msg)
       throw CLI::ValidationError(describe(msg.error()));
-    chosen.online = [args, msg = *msg](client& c, const caf::actor& gw,
-                                       const options&) {
-      return cmd_send(c, gw, args->name, msg);
-    };
+    chosen.online
+        = [args, msg = *msg](client& c, const caf::actor& gw, const options&) {
+            return cmd_send(c, gw, args->name, msg);
+          };
   });
 }
 
@@ -82,11 +84,11 @@ void add_kill(CLI::App& app, chosen_command& chosen,
                                          "supervisor restarts it");
   sub->add_option("NAME", args->name, "actor name")->required();
   sub->callback([&chosen, args] {
-    chosen.online = [args](client& c, const caf::actor& gw,
-                           const options& opts) {
-      return print_reply<v1::KillReport>(c.ask(gw, kill_atom_v, args->name),
-                                         opts, render_kill);
-    };
+    chosen.online
+        = [args](client& c, const caf::actor& gw, const options& opts) {
+            return print_reply<v1::KillReport>(
+                c.ask(gw, kill_atom_v, args->name), opts, render_kill);
+          };
   });
 }
 
@@ -101,14 +103,14 @@ int list_types() {
 void add_node_commands(CLI::App& app, chosen_command& chosen) {
   auto args = std::make_shared<node_args>();
   app.add_subcommand("status", "node, roles, uptime, version")
-    ->callback([&chosen] { chosen.online = cmd_status; });
+      ->callback([&chosen] { chosen.online = cmd_status; });
   app.add_subcommand("members", "every node the endpoint can see")
-    ->callback([&chosen] { chosen.online = cmd_members; });
+      ->callback([&chosen] { chosen.online = cmd_members; });
   add_actors(app, chosen, args);
   add_send(app, chosen, args);
   add_kill(app, chosen, args);
   app.add_subcommand("types", "list the message types troupectl knows")
-    ->callback([&chosen] { chosen.offline = list_types; });
+      ->callback([&chosen] { chosen.offline = list_types; });
 }
 
 } // namespace troupe::cli

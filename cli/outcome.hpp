@@ -11,9 +11,9 @@ namespace troupe::cli {
 /// Exit codes of troupectl.
 enum exit_code : int {
   exit_ok = 0,
-  exit_failed = 1,       // the command reached a node and failed
-  exit_usage = 2,        // bad flags or arguments
-  exit_unreachable = 3,  // no node reachable at the endpoint
+  exit_failed = 1,      // the command reached a node and failed
+  exit_usage = 2,       // bad flags or arguments
+  exit_unreachable = 3, // no node reachable at the endpoint
 };
 
 /// A failure to report: one line for stderr and the exit code.
@@ -32,13 +32,13 @@ inline failure usage(std::string message) {
 template <class T>
 class outcome {
 public:
-  outcome(T value) : value_(std::move(value)) {
-  }
+  outcome(T value) : value_(std::move(value)) {}
 
-  outcome(failure f) : failure_(std::move(f)) {
-  }
+  outcome(failure f) : failure_(std::move(f)) {}
 
-  explicit operator bool() const noexcept { return value_.has_value(); }
+  explicit operator bool() const noexcept {
+    return value_.has_value();
+  }
 
   T& operator*() {
     assert(value_);
@@ -50,11 +50,17 @@ public:
     return *value_;
   }
 
-  T* operator->() { return &**this; }
-  const T* operator->() const { return &**this; }
+  T* operator->() {
+    return &**this;
+  }
+  const T* operator->() const {
+    return &**this;
+  }
 
   /// The failure; only meaningful when the outcome holds no value.
-  const failure& error() const noexcept { return failure_; }
+  const failure& error() const noexcept {
+    return failure_;
+  }
 
 private:
   std::optional<T> value_;

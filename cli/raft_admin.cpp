@@ -11,8 +11,10 @@ namespace {
 
 std::optional<failure> check_node(const std::string& node) {
   if (!valid_node_id(node))
-    return usage("NODE '" + node + "' is not a node id "
-                 "([A-Za-z0-9][A-Za-z0-9._-]{0,62}); troupectl members lists them");
+    return usage(
+        "NODE '" + node
+        + "' is not a node id "
+          "([A-Za-z0-9][A-Za-z0-9._-]{0,62}); troupectl members lists them");
   return std::nullopt;
 }
 
@@ -33,12 +35,10 @@ std::string with_message(const std::string& what, const std::string& message) {
 } // namespace
 
 bool valid_node_id(const std::string& id) {
-  auto alnum = [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) != 0;
-  };
-  auto tail_ok = [&](char c) {
-    return alnum(c) || c == '.' || c == '_' || c == '-';
-  };
+  auto alnum
+      = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+  auto tail_ok
+      = [&](char c) { return alnum(c) || c == '.' || c == '_' || c == '-'; };
   return !id.empty() && id.size() <= 63 && alnum(id.front())
          && std::all_of(id.begin() + 1, id.end(), tail_ok);
 }
@@ -59,7 +59,8 @@ outcome<v1::RaftMembershipChange> build_add_member(const std::string& node,
   return req;
 }
 
-outcome<v1::RaftMembershipChange> build_promote_member(const std::string& node) {
+outcome<v1::RaftMembershipChange>
+build_promote_member(const std::string& node) {
   return change(v1::RaftMembershipChange::PROMOTE, node);
 }
 
@@ -70,24 +71,25 @@ outcome<v1::RaftMembershipChange> build_remove_member(const std::string& node) {
 verdict judge_admin_reply(const envelope& reply, const std::string& node) {
   auto msg = unpack<v1::RaftAdminReply>(reply);
   if (!msg)
-    return {verdict::give_up, {},
+    return {verdict::give_up,
+            {},
             member_name(node) + " answered with an unexpected message ("
-              + describe(msg.error()) + ")"};
+                + describe(msg.error()) + ")"};
   auto what = member_name(node) + ": "
               + with_message(v1::ProposeStatus_Name(msg->status()),
                              msg->error_message());
   switch (msg->status()) {
-    case v1::PROPOSE_STATUS_NOT_LEADER:
-      if (!msg->leader_node().empty() && msg->leader_node() != node)
-        return {verdict::redirect, msg->leader_node(), what};
-      return {verdict::retry, {}, what + ": no leader known yet"};
-    case v1::PROPOSE_STATUS_OVERLOADED:
-    case v1::PROPOSE_STATUS_OUTCOME_UNKNOWN:
-      return {verdict::retry, {}, what};
-    case v1::PROPOSE_STATUS_STOPPED:
-      return {verdict::restart, {}, what};
-    default:
-      return {verdict::done, {}, {}};
+  case v1::PROPOSE_STATUS_NOT_LEADER:
+    if (!msg->leader_node().empty() && msg->leader_node() != node)
+      return {verdict::redirect, msg->leader_node(), what};
+    return {verdict::retry, {}, what + ": no leader known yet"};
+  case v1::PROPOSE_STATUS_OVERLOADED:
+  case v1::PROPOSE_STATUS_OUTCOME_UNKNOWN:
+    return {verdict::retry, {}, what};
+  case v1::PROPOSE_STATUS_STOPPED:
+    return {verdict::restart, {}, what};
+  default:
+    return {verdict::done, {}, {}};
   }
 }
 
@@ -102,10 +104,10 @@ outcome<v1::RaftAdminReply> execute_admin(const call_env& env,
   if (!msg)
     return failure{exit_failed, describe(msg.error())};
   if (msg->status() == v1::PROPOSE_STATUS_REJECTED)
-    return failure{exit_failed,
-                   with_message("the leader rejected the request",
-                                msg->error_message())
-                     + "; fix it, or retry once an earlier change has committed"};
+    return failure{
+        exit_failed,
+        with_message("the leader rejected the request", msg->error_message())
+            + "; fix it, or retry once an earlier change has committed"};
   if (msg->status() != v1::PROPOSE_STATUS_OK)
     return failure{exit_failed,
                    with_message(v1::ProposeStatus_Name(msg->status()),

@@ -11,8 +11,9 @@
 
 namespace troupe::cli {
 
-/// Whether `id` is a node id troupe-node accepts: [A-Za-z0-9][A-Za-z0-9._-]{0,62}
-/// (the rule of --node-id in runtime/config.cpp).
+/// Whether `id` is a node id troupe-node accepts:
+/// [A-Za-z0-9][A-Za-z0-9._-]{0,62} (the rule of --node-id in
+/// runtime/config.cpp).
 bool valid_node_id(const std::string& id);
 
 outcome<v1::RaftTransferLeader> build_transfer_leader(const std::string& node);

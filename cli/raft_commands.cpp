@@ -3,8 +3,7 @@
 #include "cli/member_target.hpp"
 #include "cli/raft_admin.hpp"
 #include "cli/raft_status.hpp"
-
-#include <CLI/CLI.hpp>
+#include "cli/usage_check.hpp"
 
 #include <memory>
 
@@ -12,19 +11,12 @@ namespace troupe::cli {
 
 namespace {
 
-template <class T>
-T checked(outcome<T> built) {
-  if (!built)
-    throw CLI::ValidationError(built.error().message);
-  return std::move(*built);
-}
-
 int cmd_status(client& c, const caf::actor& gw, const options& opts) {
   auto target = reach_members(c, gw, opts);
   if (!target)
     return fail(target.error());
-  auto view = gather_raft_status(target->env, target->policy,
-                                 target->endpoint_node);
+  auto view
+      = gather_raft_status(target->env, target->policy, target->endpoint_node);
   if (!view)
     return fail(view.error());
   if (!opts.json()) {
@@ -41,7 +33,7 @@ int cmd_status(client& c, const caf::actor& gw, const options& opts) {
 // Runs an admin request and prints `done` and the membership afterwards.
 command admin_command(envelope request, std::string done) {
   return [request = std::move(request), done = std::move(done)](
-           client& c, const caf::actor& gw, const options& opts) -> int {
+             client& c, const caf::actor& gw, const options& opts) -> int {
     auto target = reach_members(c, gw, opts);
     if (!target)
       return fail(target.error());
@@ -60,17 +52,18 @@ CLI::App* with_node(CLI::App& raft, const char* name, const char* about,
                     std::string& node) {
   auto* sub = raft.add_subcommand(name, about);
   sub->add_option("NODE", node, "node id, as troupectl members lists it")
-    ->required();
+      ->required();
   return sub;
 }
 
 void add_transfer(CLI::App& raft, chosen_command& chosen) {
   auto node = std::make_shared<std::string>();
   with_node(raft, "transfer-leader", "hand leadership to NODE (a voter)", *node)
-    ->callback([&chosen, node] {
-      chosen.online = admin_command(pack(checked(build_transfer_leader(*node))),
-                                    "leadership transferred to " + *node);
-    });
+      ->callback([&chosen, node] {
+        chosen.online
+            = admin_command(pack(checked(build_transfer_leader(*node))),
+                            "leadership transferred to " + *node);
+      });
 }
 
 void add_add(CLI::App& raft, chosen_command& chosen) {
@@ -80,31 +73,34 @@ void add_add(CLI::App& raft, chosen_command& chosen) {
                         "add NODE's consensus member; it becomes a voter once "
                         "it has caught up, unless --learner",
                         *node);
-  sub->add_flag("--learner", *learner, "keep it a learner (promote-member later)");
+  sub->add_flag("--learner", *learner,
+                "keep it a learner (promote-member later)");
   sub->callback([&chosen, node, learner] {
     auto req = checked(build_add_member(*node, *learner));
     chosen.online = admin_command(
-      pack(req), "added " + *node + " as a learner"
-                   + (*learner ? "" : "; the leader promotes it once caught up"));
+        pack(req),
+        "added " + *node + " as a learner"
+            + (*learner ? "" : "; the leader promotes it once caught up"));
   });
 }
 
 void add_promote(CLI::App& raft, chosen_command& chosen) {
   auto node = std::make_shared<std::string>();
   with_node(raft, "promote-member", "make learner NODE a voter", *node)
-    ->callback([&chosen, node] {
-      chosen.online = admin_command(pack(checked(build_promote_member(*node))),
-                                    "promoted " + *node + " to voter");
-    });
+      ->callback([&chosen, node] {
+        chosen.online
+            = admin_command(pack(checked(build_promote_member(*node))),
+                            "promoted " + *node + " to voter");
+      });
 }
 
 void add_remove(CLI::App& raft, chosen_command& chosen) {
   auto node = std::make_shared<std::string>();
   with_node(raft, "remove-member", "remove NODE's member from the group", *node)
-    ->callback([&chosen, node] {
-      chosen.online = admin_command(pack(checked(build_remove_member(*node))),
-                                    "removed " + *node);
-    });
+      ->callback([&chosen, node] {
+        chosen.online = admin_command(pack(checked(build_remove_member(*node))),
+                                      "removed " + *node);
+      });
 }
 
 } // namespace
@@ -114,7 +110,7 @@ void add_raft_commands(CLI::App& app, chosen_command& chosen) {
                                           "leadership and membership");
   raft->require_subcommand(1);
   raft->add_subcommand("status", "every member's role, term and indexes")
-    ->callback([&chosen] { chosen.online = cmd_status; });
+      ->callback([&chosen] { chosen.online = cmd_status; });
   add_transfer(*raft, chosen);
   add_add(*raft, chosen);
   add_promote(*raft, chosen);

@@ -17,14 +17,18 @@ envelope status_request() {
 verdict judge_status(const envelope& reply, const std::string& node) {
   if (holds<v1::RaftStatus>(reply))
     return {verdict::done, {}, {}};
-  return {verdict::give_up, {},
-          member_name(node) + " answered " + reply.type + " to RaftStatusRequest"};
+  return {verdict::give_up,
+          {},
+          member_name(node) + " answered " + reply.type
+              + " to RaftStatusRequest"};
 }
 
 // One attempt, no retries: a member that is down must not hold up the table
 // for the whole --timeout-ms once per retry.
-void ask_member(const call_env& env, const call_policy& policy, member_row& row) {
-  auto reply = env.ask(member_name(row.node_id), status_request(), policy.timeout);
+void ask_member(const call_env& env, const call_policy& policy,
+                member_row& row) {
+  auto reply
+      = env.ask(member_name(row.node_id), status_request(), policy.timeout);
   if (!reply) {
     row.error = describe(reply.error());
     return;
@@ -57,8 +61,9 @@ std::vector<member_row> rows_of(const v1::RaftStatus& mine) {
   }
   // A removed member still answers; show it first rather than not at all.
   if (!listed)
-    rows.insert(rows.begin(),
-                member_row{mine.node_id(), mine.member_id(), true, std::nullopt, {}});
+    rows.insert(
+        rows.begin(),
+        member_row{mine.node_id(), mine.member_id(), true, std::nullopt, {}});
   return rows;
 }
 
@@ -101,8 +106,8 @@ table_row status_row(const raft_view& view, const member_row& row,
 outcome<raft_view> gather_raft_status(const call_env& env,
                                       const call_policy& policy,
                                       const std::string& endpoint_node) {
-  auto first = call_member(env, policy, endpoint_node, status_request(),
-                           judge_status);
+  auto first
+      = call_member(env, policy, endpoint_node, status_request(), judge_status);
   if (!first)
     return first.error();
   auto mine = unpack<v1::RaftStatus>(*first);
@@ -118,8 +123,8 @@ outcome<raft_view> gather_raft_status(const call_env& env,
     else if (++asked <= raft_status_max_members)
       ask_member(env, policy, row);
     else
-      row.error = "not asked (more than " + std::to_string(raft_status_max_members)
-                  + " members)";
+      row.error = "not asked (more than "
+                  + std::to_string(raft_status_max_members) + " members)";
   }
   view.leader = find_leader(view, *mine);
   return view;
@@ -127,7 +132,8 @@ outcome<raft_view> gather_raft_status(const call_env& env,
 
 std::string render_raft_status(const raft_view& view) {
   std::vector<table_row> rows{{"NODE", "MEMBER", "ROLE", "TERM", "COMMIT",
-                               "APPLIED", "MATCH", "LAST", "SNAPSHOT", "ERROR"}};
+                               "APPLIED", "MATCH", "LAST", "SNAPSHOT",
+                               "ERROR"}};
   bool errors = false;
   auto* leader = leader_status(view);
   for (auto& row : view.rows) {
@@ -155,7 +161,8 @@ outcome<std::string> raft_view_json(const raft_view& view) {
       return line.error();
     members.push_back(nlohmann::ordered_json::parse(*line));
   }
-  nlohmann::ordered_json doc{{"members", std::move(members)}, {"leader", view.leader}};
+  nlohmann::ordered_json doc{{"members", std::move(members)},
+                             {"leader", view.leader}};
   return doc.dump();
 }
 

@@ -25,12 +25,12 @@ struct member_row {
   uint64_t member_id = 0;
   bool voter = true;
   std::optional<v1::RaftStatus> status;
-  std::string error;  // set when status is not
+  std::string error; // set when status is not
 };
 
 struct raft_view {
   std::string endpoint_node;
-  std::string leader;  // node id, "" = unknown
+  std::string leader; // node id, "" = unknown
   std::vector<member_row> rows;
 };
 

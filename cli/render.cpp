@@ -14,10 +14,14 @@ using row = table_row;
 
 std::string status_name(v1::MemberStatus s) {
   switch (s) {
-    case v1::MEMBER_STATUS_UP: return "up";
-    case v1::MEMBER_STATUS_DOWN: return "down";
-    case v1::MEMBER_STATUS_LEFT: return "left";
-    default: return "unknown";
+  case v1::MEMBER_STATUS_UP:
+    return "up";
+  case v1::MEMBER_STATUS_DOWN:
+    return "down";
+  case v1::MEMBER_STATUS_LEFT:
+    return "left";
+  default:
+    return "unknown";
   }
 }
 
@@ -39,16 +43,15 @@ std::string joined(const List& xs) {
 }
 
 void actor_rows(const v1::ActorInfo& a, int depth, std::vector<row>& rows) {
-  rows.push_back({std::string(2 * depth, ' ') + a.name(), a.type(), a.node_id(),
-                  a.status(), std::to_string(a.restarts()),
-                  std::to_string(a.escalations()),
-                  a.mailbox_capacity() == 0
-                    ? "-"
-                    : std::to_string(a.mailbox_size()) + "/"
-                        + std::to_string(a.mailbox_capacity()),
-                  std::to_string(a.dropped_total()),
-                  a.kind().empty() ? "-" : a.kind(),
-                  a.last_exit().empty() ? "-" : a.last_exit()});
+  rows.push_back(
+      {std::string(2 * depth, ' ') + a.name(), a.type(), a.node_id(),
+       a.status(), std::to_string(a.restarts()),
+       std::to_string(a.escalations()),
+       a.mailbox_capacity() == 0 ? "-"
+                                 : std::to_string(a.mailbox_size()) + "/"
+                                       + std::to_string(a.mailbox_capacity()),
+       std::to_string(a.dropped_total()), a.kind().empty() ? "-" : a.kind(),
+       a.last_exit().empty() ? "-" : a.last_exit()});
   for (auto& child : a.children())
     actor_rows(child, depth + 1, rows);
 }
