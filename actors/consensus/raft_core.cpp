@@ -74,7 +74,7 @@ index_t raft_core::snapshot_index() const {
 }
 
 bool raft_core::transferring() const {
-  return false;
+  return transfer_target_ != no_node;
 }
 
 index_t raft_core::match_index(node_id peer) const {
@@ -101,6 +101,8 @@ void raft_core::tick_election() {
 
 void raft_core::tick_leader() {
   ++heartbeat_elapsed_;
+  if (transfer_target_ != no_node && ++transfer_elapsed_ >= cfg_.transfer_timeout_ticks)
+    abort_transfer(); // the target is down or slow: resume serving
   if (++election_elapsed_ >= cfg_.election_timeout_ticks) {
     election_elapsed_ = 0;
     if (cfg_.check_quorum) {
@@ -133,6 +135,7 @@ void raft_core::reset_election_timer() {
 void raft_core::become_follower(term_t term, node_id leader) {
   if (role_ == role::leader)
     fail_reads();
+  abort_transfer();
   if (term > term_) {
     term_ = term;
     voted_for_ = no_node;
@@ -184,7 +187,7 @@ void raft_core::become_leader() {
   maybe_commit();
 }
 
-void raft_core::campaign(bool pre_vote) {
+void raft_core::campaign(bool pre_vote, bool transfer) {
   if (pre_vote)
     become_pre_candidate();
   else
@@ -202,7 +205,7 @@ void raft_core::campaign(bool pre_vote) {
     if (peer == cfg_.id)
       continue;
     send(vote_request{cfg_.id, peer, request_term, pre_vote, log_.last_index(),
-                      log_.last_term()});
+                      log_.last_term(), transfer});
   }
 }
 
@@ -226,6 +229,8 @@ void raft_core::step(const message& m) {
           on_append_request(x);
         else if constexpr (std::is_same_v<type, append_response>)
           on_append_response(x);
+        else if constexpr (std::is_same_v<type, timeout_now>)
+          on_timeout_now(x);
       },
       m);
   }
@@ -239,7 +244,8 @@ bool raft_core::step_term(const message& m) {
       // Check-quorum's lease: while we hear from a leader, nobody can win an
       // election it needs us for, so ignore the request without adopting its
       // term. This keeps a rejoining member from deposing a healthy leader.
-      if (in_leader_lease())
+      // A transfer campaign is the leader's own wish, so it passes.
+      if (in_leader_lease() && !vote->transfer)
         return false;
       if (vote->pre_vote)
         return true;
@@ -407,6 +413,7 @@ void raft_core::on_append_success(node_id peer, progress& pr, const append_respo
   }
   maybe_commit();
   send_append(peer, pr);
+  maybe_send_timeout_now(peer, pr);
 }
 
 void raft_core::on_append_reject(node_id peer, progress& pr, const append_response& m) {
@@ -421,6 +428,64 @@ void raft_core::on_append_reject(node_id peer, progress& pr, const append_respon
   pr.inflight.clear();
   pr.probe_sent = false;
   send_append(peer, pr);
+}
+
+// -- leadership transfer -------------------------------------------------------
+//
+// Raft thesis section 3.10: the leader stops taking proposals (so the target
+// can catch up with a log that no longer grows), replicates to the target,
+// and once the target matches its whole log tells it to campaign at once. The
+// target wins because its log is as up to date as anyone's; its vote
+// requests carry `transfer` so that followers still in the leader's lease
+// do not ignore them.
+
+propose_result raft_core::transfer_leadership(node_id target) {
+  propose_result result;
+  result.leader_hint = leader_;
+  if (role_ != role::leader)
+    return result;
+  auto i = progress_.find(target);
+  if (target == cfg_.id || !members().is_voter(target) || i == progress_.end()) {
+    result.error = propose_error::rejected;
+    return result;
+  }
+  transfer_target_ = target;
+  transfer_elapsed_ = 0;
+  timeout_now_sent_ = false;
+  result.accepted = proposal{log_.last_index(), term_};
+  send_append(target, i->second);
+  maybe_send_timeout_now(target, i->second);
+  check_invariants();
+  return result;
+}
+
+void raft_core::maybe_send_timeout_now(node_id peer, const progress& pr) {
+  if (peer != transfer_target_ || timeout_now_sent_ || pr.match != log_.last_index())
+    return;
+  // Once only: a second one would make the target campaign again. If this
+  // one is lost, the transfer times out and the caller may retry.
+  timeout_now_sent_ = true;
+  send(timeout_now{cfg_.id, peer, term_});
+}
+
+void raft_core::abort_transfer() {
+  transfer_target_ = no_node;
+  transfer_elapsed_ = 0;
+  timeout_now_sent_ = false;
+}
+
+propose_result raft_core::refuse_while_transferring() const {
+  propose_result result;
+  result.leader_hint = transfer_target_;
+  return result;
+}
+
+void raft_core::on_timeout_now(const timeout_now&) {
+  // Only a follower campaigns; a stale timeout_now (we already lead, or
+  // already campaign) changes nothing. A non-voter can never win.
+  if (role_ != role::follower || !members().is_voter(cfg_.id))
+    return;
+  campaign(false, true);
 }
 
 // -- replication ---------------------------------------------------------------
@@ -561,6 +626,8 @@ propose_result raft_core::read_index(std::uint64_t context) {
   result.leader_hint = leader_;
   if (role_ != role::leader)
     return result;
+  if (transfer_target_ != no_node)
+    return refuse_while_transferring(); // it would fail soon anyway
   if (reads_.size() >= cfg_.max_pending_reads) {
     result.error = propose_error::overloaded;
     return result;
@@ -585,14 +652,6 @@ propose_result raft_core::propose_change(const membership_change&) {
   return result;
 }
 
-propose_result raft_core::transfer_leadership(node_id) {
-  propose_result result;
-  result.leader_hint = leader_;
-  if (role_ == role::leader)
-    result.error = propose_error::rejected;
-  return result;
-}
-
 void raft_core::compact(index_t, std::string) {
 }
 
@@ -607,6 +666,8 @@ propose_result raft_core::propose(std::string command) {
   result.leader_hint = leader_;
   if (role_ != role::leader)
     return result;
+  if (transfer_target_ != no_node)
+    return refuse_while_transferring();
   if (log_.last_index() - commit_ >= cfg_.max_uncommitted_entries) {
     result.error = propose_error::overloaded;
     return result;
@@ -676,6 +737,9 @@ void raft_core::check_invariants() {
   require(reads_.size() <= cfg_.max_pending_reads, "too many pending reads");
   if (!reads_.empty())
     require(reads_.back().index <= commit_, "read index beyond the commit index");
+  require(transfer_target_ == no_node
+            || (role_ == role::leader && members().is_voter(transfer_target_)),
+          "transferring to a non-voter or while not leading");
   if (role_ == role::leader) {
     require(voted_for_ == cfg_.id && leader_ == cfg_.id, "leader did not vote for itself");
     for (auto& [peer, pr] : progress_)

@@ -68,7 +68,9 @@ public:
   /// Leader only: hands leadership to voter `target`. Proposals are refused
   /// with not_leader (hint = target) until the transfer completes or
   /// transfer_timeout_ticks pass. Returns not_leader, or rejected for a
-  /// target that is not another voter.
+  /// target that is not another voter. When accepted, `accepted` is
+  /// {last log index, term}: the target campaigns once it has the log up to
+  /// there. A second call replaces the target and restarts the timeout.
   propose_result transfer_leadership(node_id target);
 
   /// Leader only: asks for a linearizable read point. Once a quorum confirms
@@ -144,7 +146,7 @@ private:
   void become_pre_candidate();
   void become_candidate();
   void become_leader();
-  void campaign(bool pre_vote);
+  void campaign(bool pre_vote, bool transfer = false);
 
   // message handlers
   bool step_term(const message& m);
@@ -152,6 +154,7 @@ private:
   void on_vote_response(const vote_response& m);
   void on_append_request(const append_request& m);
   void on_append_response(const append_response& m);
+  void on_timeout_now(const timeout_now& m);
   void reject_stale(const message& m);
 
   // replication
@@ -165,6 +168,11 @@ private:
   void advance_commit(index_t new_commit);
   void append_local(entry_kind kind, std::string command);
   void store_entries_from(index_t from, const std::vector<entry>& entries);
+
+  // leadership transfer
+  void maybe_send_timeout_now(node_id peer, const progress& pr);
+  void abort_transfer();
+  propose_result refuse_while_transferring() const;
 
   // ReadIndex
   bool committed_in_term() const;
@@ -200,6 +208,9 @@ private:
   std::map<node_id, progress> progress_; // leader: one per other member
   std::deque<pending_read> reads_;       // leader: oldest first
   std::uint64_t next_read_seq_ = 1;      // never reused, not even across terms
+  node_id transfer_target_ = no_node;    // leader: transferring to it
+  std::uint32_t transfer_elapsed_ = 0;   // ticks since the transfer began
+  bool timeout_now_sent_ = false;
 
   // pending output
   hard_state persisted_state_;     // last hard state handed out

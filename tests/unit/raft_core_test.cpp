@@ -489,3 +489,86 @@ TEST_CASE("raft read index: refused on followers and beyond max_pending_reads") 
   CHECK_FALSE(third);
   CHECK(third.error == propose_error::overloaded);
 }
+
+// -- leadership transfer -----------------------------------------------------------
+
+TEST_CASE("raft transfer: the target leads in the next term") {
+  cluster c{3};
+  auto leader = c.elect();
+  REQUIRE(leader != no_node);
+  c.settle(2);
+  auto term = c.at(leader).term();
+  node_id target = leader == 3 ? 1 : leader + 1;
+  auto result = c.at(leader).transfer_leadership(target);
+  REQUIRE(result);
+  CHECK(c.at(leader).transferring());
+  auto refused = c.at(leader).propose("during");
+  CHECK(refused.error == propose_error::not_leader);
+  CHECK(refused.leader_hint == target);
+  c.drain(leader);
+  // Every follower is inside the old leader's lease (check-quorum is on), so
+  // only the transfer flag lets the target's vote requests through.
+  c.deliver();
+  CHECK(c.at(target).current_role() == role::leader);
+  CHECK(c.at(target).term() == term + 1);
+  CHECK(c.at(leader).current_role() == role::follower);
+  CHECK_FALSE(c.at(leader).transferring());
+  CHECK(c.leader_count() == 1);
+  CHECK(c.at(target).propose("after"));
+}
+
+TEST_CASE("raft transfer: a lagging target catches up first") {
+  cluster c{3};
+  auto leader = c.elect();
+  REQUIRE(leader != no_node);
+  c.settle(2);
+  node_id target = leader == 3 ? 1 : leader + 1;
+  c.isolated = {target};
+  for (int i = 0; i < 5; ++i)
+    REQUIRE(c.at(leader).propose("p" + std::to_string(i)));
+  c.drain(leader);
+  c.deliver();
+  c.settle(2);
+  c.isolated.clear();
+  REQUIRE(c.at(target).log().last_index() < c.at(leader).log().last_index());
+  auto last = c.at(leader).log().last_index();
+  REQUIRE(c.at(leader).transfer_leadership(target));
+  c.drain(leader);
+  // No timeout_now before the target holds the whole log.
+  for (auto& m : c.network)
+    CHECK_FALSE(std::holds_alternative<timeout_now>(m));
+  c.deliver();
+  c.settle(2);
+  REQUIRE(c.at(target).current_role() == role::leader);
+  CHECK(c.at(target).log().at(last).term == c.at(leader).log().at(last).term);
+  CHECK(commands(c.applied[target]).size() == 5);
+}
+
+TEST_CASE("raft transfer: refused targets, and abandoned after the timeout") {
+  cluster c{3};
+  auto leader = c.elect();
+  REQUIRE(leader != no_node);
+  c.settle(2);
+  node_id target = leader == 3 ? 1 : leader + 1;
+  node_id other = 6 - leader - target;
+  CHECK(c.at(leader).transfer_leadership(leader).error == propose_error::rejected);
+  CHECK(c.at(leader).transfer_leadership(99).error == propose_error::rejected);
+  CHECK(c.at(other).transfer_leadership(target).error == propose_error::not_leader);
+  CHECK_FALSE(c.at(leader).transferring());
+
+  c.isolated = {target};
+  REQUIRE(c.at(leader).transfer_leadership(target));
+  c.drain(leader);
+  c.network.clear();
+  for (int i = 0; i < 9; ++i) { // transfer_timeout_ticks is 10
+    c.tick_all();
+    c.deliver();
+  }
+  CHECK(c.at(leader).transferring());
+  CHECK_FALSE(c.at(leader).propose("x"));
+  c.tick_all();
+  c.deliver();
+  CHECK_FALSE(c.at(leader).transferring());
+  CHECK(c.at(leader).current_role() == role::leader);
+  CHECK(c.at(leader).propose("x"));
+}

@@ -123,7 +123,8 @@ public:
   std::string summary() const {
     std::ostringstream out;
     out << members_.size() << " members, " << now_ << " ticks, " << committed_.size()
-        << " committed, " << reads_confirmed_ << " reads, " << steps_ << " steps";
+        << " committed, " << reads_confirmed_ << " reads, " << transfers_ << " transfers, "
+        << steps_ << " steps";
     return out.str();
   }
 
@@ -145,6 +146,16 @@ private:
     if (dice_.chance(30)) // heal
       for (auto& m : members_)
         m.group = 0;
+    if (dice_.chance(40)) // leadership transfer to a random member
+      transfer(members_[dice_.below(members_.size())], members_[dice_.below(members_.size())]);
+  }
+
+  void transfer(member& from, const member& to) {
+    if (!from.core || from.core->current_role() != role::leader)
+      return;
+    if (from.core->transfer_leadership(to.cfg.id))
+      after_input(from, true);
+    ++transfers_;
   }
 
   void step_tick(bool chaotic) {
@@ -399,6 +410,7 @@ private:
   std::map<std::uint64_t, read_request> reads_; // pending, by context
   std::uint64_t next_read_ = 1;
   std::uint64_t reads_confirmed_ = 0;
+  std::uint64_t transfers_ = 0;
   index_t max_commit_seen_ = 0;
 };
 
