@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 namespace troupe::cli {
 
 namespace {
@@ -27,8 +29,8 @@ verdict judge_status(const envelope& reply, const std::string& node) {
 // for the whole --timeout-ms once per retry.
 void ask_member(const call_env& env, const call_policy& policy,
                 member_row& row) {
-  auto reply
-      = env.ask(member_name(row.node_id), status_request(), policy.timeout);
+  auto timeout = std::min(policy.timeout, raft_status_member_timeout);
+  auto reply = env.ask(member_name(row.node_id), status_request(), timeout);
   if (!reply) {
     row.error = describe(reply.error());
     return;

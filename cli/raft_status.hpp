@@ -18,6 +18,11 @@ namespace troupe::cli {
 /// listed as not asked. Raft groups have 3 to 7 voters.
 constexpr size_t raft_status_max_members = 64;
 
+/// How long each other member gets to answer (capped by --timeout-ms). A
+/// member answers RaftStatusRequest at once, so a slow one is unhealthy, and
+/// the members are asked one after another.
+constexpr std::chrono::milliseconds raft_status_member_timeout{3000};
+
 /// One member: what the endpoint's membership says about it, and either its
 /// own status or why there is none.
 struct member_row {
