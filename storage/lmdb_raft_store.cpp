@@ -6,6 +6,7 @@
 #include <lmdb.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstring>
 
 namespace troupe::storage {
@@ -16,6 +17,7 @@ constexpr const char* log_db = "raft_log";
 constexpr const char* meta_db = "raft_meta";
 constexpr const char* hard_state_key = "hard_state";
 constexpr const char* log_start_key = "log_start";
+constexpr const char* snapshot_key = "snapshot";
 
 // Value frame: CRC32C (4 bytes, little-endian) of everything after it, then
 // the format version, then the protobuf message. The version lets a later
@@ -49,16 +51,6 @@ MDB_val string_val(const char* s) {
   return MDB_val{std::strlen(s), const_cast<char*>(s)};
 }
 
-std::string encode_frame(const google::protobuf::MessageLite& msg) {
-  std::string out(header_bytes, '\0');
-  out[crc_bytes] = static_cast<char>(format_version);
-  msg.AppendToString(&out);
-  auto crc = crc32c(out.data() + crc_bytes, out.size() - crc_bytes);
-  for (size_t i = 0; i < crc_bytes; ++i)
-    out[i] = static_cast<char>((crc >> (8 * i)) & 0xFFu);
-  return out;
-}
-
 /// Empty on success, else what is wrong with the value.
 std::string decode_frame(const MDB_val& v, google::protobuf::MessageLite& msg) {
   auto p = static_cast<const unsigned char*>(v.mv_data);
@@ -77,11 +69,25 @@ std::string decode_frame(const MDB_val& v, google::protobuf::MessageLite& msg) {
   return {};
 }
 
+// Serializes straight into the page LMDB reserves (MDB_RESERVE): a
+// snapshot of several MB is then not copied once more into a frame buffer.
 int put_frame(MDB_txn* txn, unsigned dbi, MDB_val key,
               const google::protobuf::MessageLite& msg, unsigned flags) {
-  auto bytes = encode_frame(msg);
-  MDB_val v{bytes.size(), bytes.data()};
-  return mdb_put(txn, dbi, &key, &v, flags);
+  auto body = msg.ByteSizeLong();
+  // protobuf serializes at most INT_MAX bytes; such a value could not fit
+  // the map (node_store) anyway, so report it as a full map.
+  if (body > static_cast<size_t>(INT_MAX))
+    return MDB_MAP_FULL;
+  MDB_val v{header_bytes + body, nullptr};
+  if (int rc = mdb_put(txn, dbi, &key, &v, flags | MDB_RESERVE))
+    return rc;
+  auto p = static_cast<unsigned char*>(v.mv_data);
+  p[crc_bytes] = format_version;
+  msg.SerializeWithCachedSizesToArray(p + header_bytes);
+  auto crc = crc32c(p + crc_bytes, header_bytes - crc_bytes + body);
+  for (size_t i = 0; i < crc_bytes; ++i)
+    p[i] = static_cast<unsigned char>((crc >> (8 * i)) & 0xFFu);
+  return 0;
 }
 
 // Aborts the transaction unless it was committed or handed back.
@@ -151,12 +157,22 @@ raft_status lmdb_raft_store::load(raft_log_state& out) {
     return corrupt(log_db, std::string{"cannot read: "} + mdb_strerror(rc));
   if (auto st = load_meta(g.txn, out); !st.ok())
     return st;
+  if (auto st = load_snapshot(g.txn, out); !st.ok())
+    return st;
   if (auto st = load_log(g.txn, out); !st.ok())
     return st;
-  prev_term_ = out.prev_term;
+  if (auto st = check_loaded(out); !st.ok())
+    return st;
+  bounds_ = log_bounds{};
   bounds_.first_index = out.first_index;
   bounds_.last_index = out.first_index + out.log.size() - 1;
   bounds_.last_term = out.log.empty() ? out.prev_term : out.log.back().term;
+  bounds_.prev_term = out.prev_term;
+  if (out.snapshot) {
+    bounds_.has_snapshot = true;
+    bounds_.snapshot_index = out.snapshot->index;
+    bounds_.snapshot_term = out.snapshot->term;
+  }
   loaded_ = true;
   return {};
 }
@@ -168,10 +184,12 @@ raft_status lmdb_raft_store::load_meta(MDB_txn* txn, raft_log_state& out) {
   if (rc == 0) {
     v1::RaftHardState hs;
     if (auto what = decode_frame(v, hs); !what.empty())
-      return corrupt(meta_db, std::string{"the hard state "} + what);
+      return corrupt(meta_db,
+                     std::string{"the hard state (key hard_state) "} + what);
     out.hard_state = hard_state_record{hs.term(), hs.voted_for(), hs.commit()};
   } else if (rc != MDB_NOTFOUND) {
-    return corrupt(meta_db, std::string{"the hard state is unreadable: "}
+    return corrupt(meta_db, std::string{"the hard state (key hard_state) is "
+                                        "unreadable: "}
                                 + mdb_strerror(rc));
   }
   k = string_val(log_start_key);
@@ -179,15 +197,70 @@ raft_status lmdb_raft_store::load_meta(MDB_txn* txn, raft_log_state& out) {
   if (rc == 0) {
     v1::RaftLogStart start;
     if (auto what = decode_frame(v, start); !what.empty())
-      return corrupt(meta_db, std::string{"the log start "} + what);
+      return corrupt(meta_db,
+                     std::string{"the log start (key log_start) "} + what);
     if (start.first_index() == 0)
-      return corrupt(meta_db, "the log start names index 0");
+      return corrupt(meta_db, "the log start (key log_start) names index 0");
     out.first_index = start.first_index();
     out.prev_term = start.prev_term();
   } else if (rc != MDB_NOTFOUND) {
-    return corrupt(meta_db, std::string{"the log start is unreadable: "}
+    return corrupt(meta_db, std::string{"the log start (key log_start) is "
+                                        "unreadable: "}
                                 + mdb_strerror(rc));
   }
+  return {};
+}
+
+raft_status lmdb_raft_store::load_snapshot(MDB_txn* txn, raft_log_state& out) {
+  MDB_val k = string_val(snapshot_key);
+  MDB_val v;
+  int rc = mdb_get(txn, meta_dbi_, &k, &v);
+  if (rc == MDB_NOTFOUND)
+    return {};
+  if (rc != 0)
+    return corrupt(meta_db, std::string{"the snapshot (key snapshot) is "
+                                        "unreadable: "}
+                                + mdb_strerror(rc));
+  v1::RaftSnapshot snap;
+  if (auto what = decode_frame(v, snap); !what.empty())
+    return corrupt(meta_db, "the snapshot (key snapshot) " + what);
+  out.snapshot = snapshot_record{snap.index(), snap.term(),
+                                 std::move(*snap.mutable_membership()),
+                                 std::move(*snap.mutable_data())};
+  return {};
+}
+
+// The log and the snapshot are always written together (one transaction),
+// so a log that does not fit its snapshot was damaged from outside.
+raft_status lmdb_raft_store::check_loaded(const raft_log_state& out) const {
+  auto first = out.first_index;
+  if (!out.snapshot) {
+    if (first == 1)
+      return {};
+    return corrupt(meta_db, "the log starts at entry " + std::to_string(first)
+                                + " (key log_start) but there is no snapshot "
+                                  "(key snapshot): entries 1.."
+                                + std::to_string(first - 1) + " are missing");
+  }
+  const auto& snap = *out.snapshot;
+  auto name
+      = "the snapshot (key snapshot) at index " + std::to_string(snap.index);
+  if (first > snap.index + 1)
+    return corrupt(meta_db, "the log starts at entry " + std::to_string(first)
+                                + " (key log_start), after " + name
+                                + ": entries " + std::to_string(snap.index + 1)
+                                + ".." + std::to_string(first - 1)
+                                + " are missing");
+  auto last = first + out.log.size() - 1;
+  if (last < snap.index)
+    return corrupt(log_db, "the log ends at entry " + std::to_string(last)
+                               + ", before " + name + " (entries are missing)");
+  auto term = snap.index + 1 == first ? out.prev_term
+                                      : out.log[snap.index - first].term;
+  if (term != snap.term)
+    return corrupt(log_db, name + " has term " + std::to_string(snap.term)
+                               + " but the log has term " + std::to_string(term)
+                               + " there");
   return {};
 }
 
@@ -264,69 +337,108 @@ raft_status lmdb_raft_store::write(std::span<const raft_write> batch) {
   return {};
 }
 
+// The steps of docs/storage.md, each checked (check_*, shared with the
+// memory store) just before it is applied in the transaction, so that a
+// check sees what the steps and writes before it left.
 raft_status lmdb_raft_store::write_one(MDB_txn* txn, log_bounds& bounds,
                                        const raft_write& w) {
-  int rc = 0;
-  if (!w.entries.empty()) {
-    auto front = w.entries.front().index;
-    auto old_last = bounds.last_index;
-    uint64_t before = 0;
-    if (front > 0)
-      if (auto st = term_before(txn, bounds, front - 1, before); !st.ok())
-        return st;
-    if (auto st = check_append(bounds, before, w.entries); !st.ok())
+  auto terms = lookup(txn);
+  if (auto st = check_snapshot(bounds, w, terms); !st.ok())
+    return st;
+  if (w.snapshot)
+    if (auto st = put_snapshot(txn, w, bounds); !st.ok())
       return st;
-    if (front <= old_last)
-      if (auto st = delete_from(txn, front); !st.ok())
-        return st;
-    for (const auto& e : w.entries) {
-      v1::RaftLogEntry msg;
-      msg.set_index(e.index);
-      msg.set_term(e.term);
-      msg.set_kind(e.kind);
-      msg.set_payload(e.payload);
-      rc = put_frame(txn, log_dbi_, index_key{e.index}.val(), msg, MDB_APPEND);
-      if (rc != 0)
-        return failure(rc, "append to the raft log");
-    }
-  }
   if (w.hard_state) {
     v1::RaftHardState msg;
     msg.set_term(w.hard_state->term);
     msg.set_voted_for(w.hard_state->voted_for);
     msg.set_commit(w.hard_state->commit);
-    rc = put_frame(txn, meta_dbi_, string_val(hard_state_key), msg, 0);
+    int rc = put_frame(txn, meta_dbi_, string_val(hard_state_key), msg, 0);
     if (rc != 0)
       return failure(rc, "save the raft hard state");
+  }
+  auto old_last = bounds.last_index;
+  if (auto st = check_entries(bounds, w.entries, terms); !st.ok())
+    return st;
+  if (auto st = put_entries(txn, old_last, w.entries); !st.ok())
+    return st;
+  auto old_first = bounds.first_index;
+  if (auto st = check_compaction(bounds, w.compact_before, terms); !st.ok())
+    return st;
+  if (bounds.first_index == old_first)
+    return {};
+  if (auto st = delete_before(txn, bounds.first_index); !st.ok())
+    return st;
+  return put_log_start(txn, bounds);
+}
+
+raft_status lmdb_raft_store::put_snapshot(MDB_txn* txn, const raft_write& w,
+                                          const log_bounds& after) {
+  const auto& s = *w.snapshot;
+  v1::RaftSnapshot msg;
+  msg.set_index(s.index);
+  msg.set_term(s.term);
+  msg.set_membership(s.membership);
+  msg.set_data(s.data);
+  if (int rc = put_frame(txn, meta_dbi_, string_val(snapshot_key), msg, 0))
+    return failure(rc, "save the raft snapshot");
+  if (!w.reset_log)
+    return {};
+  // mdb_drop(.., 0) empties the database but keeps it; inside the
+  // transaction, so an abort brings every entry back.
+  if (int rc = mdb_drop(txn, log_dbi_, 0))
+    return failure(rc, "drop the raft log for a snapshot");
+  return put_log_start(txn, after);
+}
+
+raft_status
+lmdb_raft_store::put_entries(MDB_txn* txn, uint64_t old_last,
+                             const std::vector<log_record>& entries) {
+  if (entries.empty())
+    return {};
+  if (entries.front().index <= old_last)
+    if (auto st = delete_from(txn, entries.front().index); !st.ok())
+      return st;
+  for (const auto& e : entries) {
+    v1::RaftLogEntry msg;
+    msg.set_index(e.index);
+    msg.set_term(e.term);
+    msg.set_kind(e.kind);
+    msg.set_payload(e.payload);
+    int rc
+        = put_frame(txn, log_dbi_, index_key{e.index}.val(), msg, MDB_APPEND);
+    if (rc != 0)
+      return failure(rc, "append to the raft log");
   }
   return {};
 }
 
-raft_status lmdb_raft_store::term_before(MDB_txn* txn, const log_bounds& bounds,
-                                         uint64_t index, uint64_t& term) {
-  term = 0;
-  if (index == bounds.last_index) {
-    term = bounds.last_term;
-    return {};
-  }
-  if (index + 1 == bounds.first_index) {
-    term = prev_term_;
-    return {};
-  }
-  if (index < bounds.first_index || index > bounds.last_index)
-    return {}; // check_append rejects the write
-  index_key key{index};
-  MDB_val k = key.val();
-  MDB_val v;
-  int rc = mdb_get(txn, log_dbi_, &k, &v);
-  v1::RaftLogEntry e;
-  if (rc != 0)
-    return corrupt(log_db, "entry " + std::to_string(index)
-                               + " is unreadable: " + mdb_strerror(rc));
-  if (auto what = decode_frame(v, e); !what.empty())
-    return corrupt(log_db, "entry " + std::to_string(index) + " " + what);
-  term = e.term();
+raft_status lmdb_raft_store::put_log_start(MDB_txn* txn,
+                                           const log_bounds& bounds) {
+  v1::RaftLogStart start;
+  start.set_first_index(bounds.first_index);
+  start.set_prev_term(bounds.prev_term);
+  if (int rc = put_frame(txn, meta_dbi_, string_val(log_start_key), start, 0))
+    return failure(rc, "save the raft log start");
   return {};
+}
+
+term_lookup lmdb_raft_store::lookup(MDB_txn* txn) const {
+  // Reads through the write transaction, so it sees the batch so far.
+  return [this, txn](uint64_t index, uint64_t& term) -> raft_status {
+    index_key key{index};
+    MDB_val k = key.val();
+    MDB_val v;
+    auto name = "entry " + std::to_string(index);
+    int rc = mdb_get(txn, log_dbi_, &k, &v);
+    if (rc != 0)
+      return corrupt(log_db, name + " is unreadable: " + mdb_strerror(rc));
+    v1::RaftLogEntry e;
+    if (auto what = decode_frame(v, e); !what.empty())
+      return corrupt(log_db, name + " " + what);
+    term = e.term();
+    return {};
+  };
 }
 
 raft_status lmdb_raft_store::delete_from(MDB_txn* txn, uint64_t first_deleted) {
@@ -350,20 +462,9 @@ raft_status lmdb_raft_store::delete_from(MDB_txn* txn, uint64_t first_deleted) {
   return {};
 }
 
-raft_status lmdb_raft_store::truncate_prefix(uint64_t first_kept) {
-  if (!loaded_ || first_kept < bounds_.first_index
-      || first_kept > bounds_.last_index + 1)
-    return {raft_store_errc::invalid_argument,
-            "raft log prefix truncation to " + std::to_string(first_kept)
-                + " is outside the log (a bug in the caller)"};
-  txn_guard g;
-  if (int rc = mdb_txn_begin(node_.env(), nullptr, 0, &g.txn))
-    return failure(rc, "begin a raft log truncation");
-  uint64_t prev = 0;
-  if (auto st = term_before(g.txn, bounds_, first_kept - 1, prev); !st.ok())
-    return st;
+raft_status lmdb_raft_store::delete_before(MDB_txn* txn, uint64_t first_kept) {
   MDB_cursor* cursor = nullptr;
-  int rc = mdb_cursor_open(g.txn, log_dbi_, &cursor);
+  int rc = mdb_cursor_open(txn, log_dbi_, &cursor);
   MDB_val k;
   MDB_val v;
   while (rc == 0) {
@@ -374,20 +475,22 @@ raft_status lmdb_raft_store::truncate_prefix(uint64_t first_kept) {
   }
   if (cursor != nullptr)
     mdb_cursor_close(cursor);
-  v1::RaftLogStart start;
-  start.set_first_index(first_kept);
-  start.set_prev_term(prev);
-  if (rc == 0 || rc == MDB_NOTFOUND)
-    rc = put_frame(g.txn, meta_dbi_, string_val(log_start_key), start, 0);
-  if (rc == 0) {
-    rc = mdb_txn_commit(g.txn);
-    g.txn = nullptr;
-  }
-  if (rc != 0)
-    return failure(rc, "truncate the raft log");
-  bounds_.first_index = first_kept;
-  prev_term_ = prev;
+  if (rc != 0 && rc != MDB_NOTFOUND)
+    return failure(rc, "drop the raft log's prefix");
   return {};
+}
+
+raft_status lmdb_raft_store::truncate_prefix(uint64_t first_kept) {
+  if (loaded_ && first_kept < bounds_.first_index)
+    return {raft_store_errc::invalid_argument,
+            "raft log prefix truncation to " + std::to_string(first_kept)
+                + " is below the first index "
+                + std::to_string(bounds_.first_index)
+                + " (a bug in the caller)"};
+  // The same transaction and checks as a write's compact_before.
+  raft_write w;
+  w.compact_before = first_kept;
+  return write(std::span<const raft_write>{&w, 1});
 }
 
 raft_status lmdb_raft_store::sync() {

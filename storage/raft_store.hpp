@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -47,10 +48,14 @@ struct snapshot_record {
   uint64_t term = 0;
   std::string membership;
   std::string data;
-  friend bool operator==(const snapshot_record&, const snapshot_record&) = default;
+  friend bool operator==(const snapshot_record&, const snapshot_record&)
+      = default;
 };
 
-/// Everything load() returns. `log` is contiguous from `first_index`.
+/// Everything load() returns. `log` is contiguous from `first_index`. With a
+/// snapshot, first_index <= snapshot->index + 1 and the log reaches at least
+/// snapshot->index (the entry there, or prev_term, has the snapshot's term);
+/// without one, first_index is 1.
 struct raft_log_state {
   std::optional<hard_state_record> hard_state;
   /// The newest snapshot, if one was stored.
@@ -102,7 +107,13 @@ struct raft_status {
 ///     dropped, then they are appended;
 ///  4. `compact_before`, if nonzero: entries with index < compact_before are
 ///     dropped. It must be <= the stored snapshot's index + 1, so that no
-///     entry goes that a snapshot does not cover.
+///     entry goes that a snapshot does not cover (without a snapshot, only
+///     1 is accepted). One at or below first_index() changes nothing.
+/// Also refused as invalid_argument, because the stored log would contradict
+/// the snapshot: `reset_log` without a snapshot; a snapshot without
+/// `reset_log` outside [first_index() - 1, last_index()] or whose term is not
+/// the term of the stored entry at its index; entries that replace the
+/// entry at the snapshot's index with another term, or that end below it.
 struct raft_write {
   std::optional<snapshot_record> snapshot;
   bool reset_log = false;
@@ -131,7 +142,9 @@ public:
   virtual raft_status write(std::span<const raft_write> batch) = 0;
 
   /// Drops every entry with index < first_kept, which must be in
-  /// [first_index(), last_index() + 1]. Durable on return.
+  /// [first_index(), last_index() + 1] and <= the stored snapshot's index + 1
+  /// (so 1 without a snapshot). Durable on return. A write's
+  /// `compact_before` does the same inside a batch.
   virtual raft_status truncate_prefix(uint64_t first_kept) = 0;
 
   /// Forces everything to disk (a no-op when every write already syncs).
@@ -154,14 +167,50 @@ struct log_bounds {
   uint64_t first_index = 1;
   uint64_t last_index = 0;
   uint64_t last_term = 0;
+  /// Term of entry first_index - 1 (0 if there is none).
+  uint64_t prev_term = 0;
+  /// Where the stored snapshot ends, if there is one.
+  bool has_snapshot = false;
+  uint64_t snapshot_index = 0;
+  uint64_t snapshot_term = 0;
 };
+
+/// Reads the term of the stored entry `index`, first_index <= index <=
+/// last_index. Fails only if the store cannot read it (corrupted, io_error).
+using term_lookup = std::function<raft_status(uint64_t index, uint64_t& term)>;
+
+/// The term of entry `index`: prev_term at first_index - 1, last_term at
+/// last_index, `lookup` in between, 0 outside [first_index - 1, last_index].
+raft_status term_at(const log_bounds& bounds, uint64_t index,
+                    const term_lookup& lookup, uint64_t& term);
+
+// The checks of one raft_write, one per step, shared by every store. Each
+// one checks its step against `bounds` as left by the steps before and, on
+// success, updates bounds to what the step leaves behind. A store runs them
+// in order, applying each step after its check.
+
+/// Step 1: `w.snapshot` and `w.reset_log`.
+raft_status check_snapshot(log_bounds& bounds, const raft_write& w,
+                           const term_lookup& lookup);
+
+/// Step 3: `entries`, including that they agree with the snapshot.
+raft_status check_entries(log_bounds& bounds,
+                          const std::vector<log_record>& entries,
+                          const term_lookup& lookup);
+
+/// Step 4: `compact_before`. Leaves bounds.first_index unchanged when there
+/// is nothing to drop.
+raft_status check_compaction(log_bounds& bounds, uint64_t compact_before,
+                             const term_lookup& lookup);
 
 /// Checks one write's entries against `bounds`. `term_before` is the term of
 /// entry entries.front().index - 1 (0 if none). On success, updates bounds.
+/// Knows nothing of snapshots: check_entries calls it.
 raft_status check_append(log_bounds& bounds, uint64_t term_before,
                          const std::vector<log_record>& entries);
 
-/// A store in memory, for tests of the layers above. Never fails.
+/// A store in memory, for tests of the layers above. Checks writes like the
+/// LMDB store (invalid_argument), and never fails otherwise.
 class memory_raft_store final : public raft_log_store {
 public:
   raft_status load(raft_log_state& out) override;
@@ -180,7 +229,10 @@ public:
   }
 
 private:
-  uint64_t term_at(uint64_t index) const;
+  log_bounds bounds() const;
+  term_lookup lookup() const;
+  raft_status write_one(const raft_write& w);
+  void drop_before(uint64_t first_kept, uint64_t prev_term);
 
   raft_log_state state_;
   uint64_t write_calls_ = 0;
@@ -221,8 +273,8 @@ protected:
 /// Wraps another store and injects failures on demand (tests only).
 class faulty_raft_store final : public forwarding_raft_store {
 public:
-  explicit faulty_raft_store(raft_log_store& inner)
-    : forwarding_raft_store(inner) {}
+  explicit faulty_raft_store(raft_log_store& inner) :
+    forwarding_raft_store(inner) {}
 
   /// The next `count` writes fail with `code` before reaching the inner
   /// store: nothing is written, like an aborted LMDB transaction.

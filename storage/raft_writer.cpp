@@ -78,8 +78,11 @@ void raft_writer::write_batch(std::deque<item>& batch) {
   auto ns = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count());
   uint64_t entries = 0;
-  for (const auto& it : batch)
+  uint64_t snapshots = 0;
+  for (const auto& it : batch) {
     entries += it.request.entries.size();
+    snapshots += it.request.snapshot ? 1 : 0;
+  }
   bool retry_singly
       = st.code == raft_store_errc::invalid_argument && batch.size() > 1;
   {
@@ -88,9 +91,10 @@ void raft_writer::write_batch(std::deque<item>& batch) {
     counters_.commit_ns_sum += ns;
     if (ns > counters_.commit_ns_max)
       counters_.commit_ns_max = ns;
-    if (st.ok())
+    if (st.ok()) {
       counters_.entries += entries;
-    else
+      counters_.snapshots += snapshots;
+    } else
       ++counters_.failed_batches;
     if (!retry_singly)
       counters_.requests += batch.size();

@@ -35,6 +35,7 @@ struct raft_writer_counters {
   uint64_t failed_batches = 0; // transactions that failed
   uint64_t requests = 0;       // requests completed, successfully or not
   uint64_t entries = 0;        // entries durably written
+  uint64_t snapshots = 0;      // snapshots durably written
   uint64_t overloaded = 0;     // submits refused for a full queue
   uint64_t commit_ns_sum = 0;  // time in write + fsync, summed over batches
   uint64_t commit_ns_max = 0;  // the slowest batch

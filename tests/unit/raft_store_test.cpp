@@ -1,17 +1,20 @@
 // Unit tests of the Raft log stores (storage/raft_store.hpp): LMDB round
-// trips and restarts in a temporary data dir, corruption and gap detection,
-// full disk and injected failures, and the group-committing raft_writer.
+// trips and restarts in a temporary data dir, snapshots with log reset and
+// compaction, corruption and gap detection, full disk and injected failures,
+// and the group-committing raft_writer.
 #include "storage/crc32c.hpp"
 #include "storage/lmdb_raft_store.hpp"
 #include "storage/node_store.hpp"
 #include "storage/raft_store.hpp"
 #include "storage/raft_writer.hpp"
+#include "troupe/raft_store.pb.h"
 
 #include <doctest/doctest.h>
 #include <lmdb.h>
 
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -45,6 +48,40 @@ std::vector<log_record> make_entries(uint64_t from, uint64_t to,
   return out;
 }
 
+snapshot_record make_snapshot(uint64_t index, uint64_t term,
+                              size_t data_bytes = 64) {
+  snapshot_record s{index, term, "members-at-" + std::to_string(index), {}};
+  s.data.reserve(data_bytes);
+  for (size_t i = 0; i < data_bytes; ++i)
+    s.data.push_back(static_cast<char>('a' + (i * 7 + index) % 26));
+  return s;
+}
+
+/// One write holding only `snap` (a local snapshot unless reset_log).
+std::vector<raft_write> snapshot_write(snapshot_record snap,
+                                       bool reset_log = false,
+                                       uint64_t compact_before = 0) {
+  std::vector<raft_write> batch(1);
+  batch[0].snapshot = std::move(snap);
+  batch[0].reset_log = reset_log;
+  batch[0].compact_before = compact_before;
+  return batch;
+}
+
+/// What load() returns, for comparisons.
+raft_log_state loaded(raft_log_store& store) {
+  raft_log_state st;
+  auto status = store.load(st);
+  REQUIRE_MESSAGE(status.ok(), status.message);
+  return st;
+}
+
+bool same_state(const raft_log_state& a, const raft_log_state& b) {
+  return a.hard_state == b.hard_state && a.snapshot == b.snapshot
+         && a.first_index == b.first_index && a.prev_term == b.prev_term
+         && a.log == b.log;
+}
+
 /// A node_store plus a loaded lmdb_raft_store in `dir`.
 struct opened {
   std::unique_ptr<node_store> node;
@@ -63,18 +100,38 @@ struct opened {
   }
 };
 
-/// Runs `edit` on the raft_log database in a raw LMDB write transaction.
+/// Runs `edit` on database `db` in a raw LMDB write transaction.
 template <class F>
-void edit_raft_log(const std::string& dir, F edit) {
+void edit_db(const std::string& dir, const char* db, F edit) {
   store_error err;
   auto node = node_store::open(dir, err);
   REQUIRE(node != nullptr);
   MDB_txn* txn = nullptr;
   REQUIRE(mdb_txn_begin(node->env(), nullptr, 0, &txn) == 0);
   MDB_dbi dbi;
-  REQUIRE(mdb_dbi_open(txn, "raft_log", 0, &dbi) == 0);
+  REQUIRE(mdb_dbi_open(txn, db, 0, &dbi) == 0);
   edit(txn, dbi);
   REQUIRE(mdb_txn_commit(txn) == 0);
+}
+
+template <class F>
+void edit_raft_log(const std::string& dir, F edit) {
+  edit_db(dir, "raft_log", edit);
+}
+
+MDB_val string_key(const char* key) {
+  return MDB_val{std::strlen(key), const_cast<char*>(key)};
+}
+
+/// A stored value as docs/storage.md frames it, written independently of
+/// the store's own encoder.
+std::string frame_of(const google::protobuf::MessageLite& msg) {
+  std::string body = std::string(1, '\x01') + msg.SerializeAsString();
+  auto crc = crc32c(body.data(), body.size());
+  std::string out;
+  for (int i = 0; i < 4; ++i)
+    out.push_back(static_cast<char>((crc >> (8 * i)) & 0xFF));
+  return out + body;
 }
 
 MDB_val key_of(uint64_t index, unsigned char (&buf)[8]) {
@@ -169,6 +226,12 @@ TEST_CASE("lmdb raft store: prefix truncation survives a restart") {
     opened db{dir.path};
     REQUIRE(db.store->append(make_entries(1, 3, 1)).ok());
     REQUIRE(db.store->append(make_entries(4, 6, 2)).ok());
+    // Without a snapshot no entry may go; then only up to snapshot + 1.
+    CHECK(db.store->truncate_prefix(2).code
+          == raft_store_errc::invalid_argument);
+    REQUIRE(db.store->write(snapshot_write(make_snapshot(4, 2))).ok());
+    CHECK(db.store->truncate_prefix(6).code
+          == raft_store_errc::invalid_argument);
     REQUIRE(db.store->truncate_prefix(5).ok());
     CHECK(db.store->first_index() == 5);
     CHECK(db.store->append(make_entries(4, 4, 2)).code
@@ -179,6 +242,7 @@ TEST_CASE("lmdb raft store: prefix truncation survives a restart") {
   CHECK(db.state.first_index == 5);
   CHECK(db.state.prev_term == 2);
   CHECK(db.state.log == make_entries(5, 6, 2));
+  REQUIRE(db.store->write(snapshot_write(make_snapshot(6, 2))).ok());
   REQUIRE(db.store->truncate_prefix(7).ok()); // the log becomes empty
   CHECK(db.store->last_index() == 6);
   CHECK(db.store->last_term() == 2);
@@ -299,6 +363,341 @@ TEST_CASE("lmdb raft store: a full map fails the append and keeps the data") {
   CHECK(db.state.log == make_entries(1, 4, 1));
 }
 
+namespace {
+
+/// The stores every snapshot test runs on: memory, fault injection around
+/// memory (passing everything through), and LMDB in `dir`.
+struct every_store {
+  std::unique_ptr<opened> lmdb;
+  memory_raft_store memory;
+  memory_raft_store faulty_inner;
+  faulty_raft_store faulty{faulty_inner};
+
+  explicit every_store(const std::string& dir) :
+    lmdb(std::make_unique<opened>(dir)) {
+    REQUIRE(lmdb->load_status.ok());
+  }
+  std::vector<raft_log_store*> all() {
+    return {lmdb->store.get(), &memory, &faulty};
+  }
+  /// Closes and reopens the LMDB environment; returns what it loads.
+  raft_log_state reopen(const std::string& dir) {
+    lmdb.reset();
+    lmdb = std::make_unique<opened>(dir);
+    REQUIRE_MESSAGE(lmdb->load_status.ok(), lmdb->load_status.message);
+    return lmdb->state;
+  }
+};
+
+const char* name_of(every_store& stores, raft_log_store* s) {
+  if (s == &stores.memory)
+    return "memory";
+  return s == &stores.faulty ? "faulty" : "lmdb";
+}
+
+} // namespace
+
+TEST_CASE("raft stores: a snapshot with compaction round trips and restarts") {
+  temp_dir dir;
+  every_store stores{dir.path};
+  auto log = make_entries(1, 4, 1);
+  auto tail = make_entries(5, 8, 2);
+  tail[1].kind = 2; // a config entry: kind is opaque to storage
+  tail[1].payload = "config-members";
+  log.insert(log.end(), tail.begin(), tail.end());
+  auto snap = make_snapshot(6, 2);
+  for (auto* s : stores.all()) {
+    CAPTURE(name_of(stores, s));
+    REQUIRE(s->append(log).ok());
+    REQUIRE(s->save(hard_state_record{2, 1, 0}).ok());
+    REQUIRE(s->write(snapshot_write(snap, false, 4)).ok());
+    auto st = loaded(*s);
+    REQUIRE(st.snapshot);
+    CHECK(*st.snapshot == snap);
+    CHECK(st.first_index == 4);
+    CHECK(st.prev_term == 1);
+    CHECK(st.log == std::vector<log_record>(log.begin() + 3, log.end()));
+    CHECK(st.hard_state == hard_state_record{2, 1, 0});
+    CHECK(s->first_index() == 4);
+    CHECK(s->last_index() == 8);
+    CHECK(s->last_term() == 2);
+  }
+  auto before = loaded(stores.memory);
+  auto after = stores.reopen(dir.path);
+  CHECK(same_state(after, before));
+  CHECK(after.log[2].kind == 2);
+  CHECK(stores.lmdb->store->first_index() == 4);
+  CHECK(stores.lmdb->store->last_index() == 8);
+  CHECK(stores.lmdb->store->last_term() == 2);
+  // The restarted store checks new writes against the loaded snapshot.
+  CHECK(stores.lmdb->store->write(snapshot_write(make_snapshot(5, 2))).code
+        == raft_store_errc::invalid_argument);
+  REQUIRE(stores.lmdb->store->write(snapshot_write(make_snapshot(8, 2))).ok());
+}
+
+TEST_CASE("raft stores: reset_log replaces the log with the snapshot") {
+  temp_dir dir;
+  every_store stores{dir.path};
+  for (auto* s : stores.all()) {
+    CAPTURE(name_of(stores, s));
+    REQUIRE(s->append(make_entries(1, 5, 1)).ok());
+    // A follower installs a leader's snapshot far ahead of its log, and the
+    // entries after it arrive in the same write.
+    auto batch = snapshot_write(make_snapshot(20, 3), true);
+    batch[0].hard_state = hard_state_record{3, 0, 0};
+    batch[0].entries = make_entries(21, 22, 3);
+    REQUIRE(s->write(batch).ok());
+    auto st = loaded(*s);
+    CHECK(st.snapshot == make_snapshot(20, 3));
+    CHECK(st.first_index == 21);
+    CHECK(st.prev_term == 3);
+    CHECK(st.log == make_entries(21, 22, 3));
+    CHECK(s->last_index() == 22);
+    // A snapshot inside the log drops the log after it as well.
+    REQUIRE(s->write(snapshot_write(make_snapshot(21, 3), true)).ok());
+    st = loaded(*s);
+    CHECK(st.log.empty());
+    CHECK(st.first_index == 22);
+    CHECK(s->last_index() == 21);
+    CHECK(s->last_term() == 3);
+  }
+  auto after = stores.reopen(dir.path);
+  CHECK(same_state(after, loaded(stores.memory)));
+  auto& lmdb = *stores.lmdb->store;
+  CHECK(lmdb.last_index() == 21);
+  CHECK(lmdb.last_term() == 3);
+  REQUIRE(lmdb.append(make_entries(22, 22, 4)).ok());
+  CHECK(lmdb.append(make_entries(21, 21, 4)).code
+        == raft_store_errc::invalid_argument);
+}
+
+TEST_CASE("raft stores: compact_before applies after the write's entries") {
+  temp_dir dir;
+  every_store stores{dir.path};
+  for (auto* s : stores.all()) {
+    CAPTURE(name_of(stores, s));
+    REQUIRE(s->append(make_entries(1, 6, 1)).ok());
+    // One write: a snapshot at 4, two new entries, and the prefix below 5.
+    auto batch = snapshot_write(make_snapshot(4, 1), false, 5);
+    batch[0].entries = make_entries(7, 8, 2);
+    REQUIRE(s->write(batch).ok());
+    CHECK(s->first_index() == 5);
+    CHECK(s->last_index() == 8);
+    // A snapshot in one write of a batch covers the compaction of the next.
+    std::vector<raft_write> two(2);
+    two[0].snapshot = make_snapshot(8, 2);
+    two[1].entries = make_entries(9, 10, 2);
+    two[1].compact_before = 9;
+    REQUIRE(s->write(two).ok());
+    auto st = loaded(*s);
+    CHECK(st.first_index == 9);
+    CHECK(st.prev_term == 2);
+    CHECK(st.log == make_entries(9, 10, 2));
+    CHECK(st.snapshot == make_snapshot(8, 2));
+    // Compacting again below the first index changes nothing.
+    raft_write again;
+    again.compact_before = 6;
+    REQUIRE(s->write(std::span<const raft_write>{&again, 1}).ok());
+    CHECK(s->first_index() == 9);
+  }
+  CHECK(same_state(stores.reopen(dir.path), loaded(stores.memory)));
+}
+
+TEST_CASE("raft stores: invalid snapshot writes are refused, writing nothing") {
+  temp_dir dir;
+  every_store stores{dir.path};
+  memory_raft_store fresh;
+  CHECK(fresh.truncate_prefix(2).code == raft_store_errc::invalid_argument);
+  for (auto* s : stores.all()) {
+    CAPTURE(name_of(stores, s));
+    REQUIRE(s->append(make_entries(1, 3, 1)).ok());
+    raft_write no_snapshot;
+    no_snapshot.compact_before = 2; // no snapshot covers entry 1
+    CHECK(s->write(std::span<const raft_write>{&no_snapshot, 1}).code
+          == raft_store_errc::invalid_argument);
+    REQUIRE(s->append(make_entries(4, 6, 2)).ok());
+    REQUIRE(s->write(snapshot_write(make_snapshot(4, 2), false, 3)).ok());
+    auto before = loaded(*s);
+    std::vector<std::pair<const char*, std::vector<raft_write>>> bad;
+    bad.emplace_back("older snapshot", snapshot_write(make_snapshot(3, 1)));
+    bad.emplace_back("older term", snapshot_write(make_snapshot(5, 1), true));
+    bad.emplace_back("compact past it",
+                     snapshot_write(make_snapshot(4, 2), false, 6));
+    bad.emplace_back("beyond the log", snapshot_write(make_snapshot(7, 2)));
+    bad.emplace_back("other term", snapshot_write(make_snapshot(5, 3)));
+    bad.emplace_back("below the log", snapshot_write(make_snapshot(1, 1)));
+    std::vector<raft_write> w(1);
+    w[0].reset_log = true;
+    bad.emplace_back("reset without snapshot", w);
+    w[0].reset_log = false;
+    w[0].entries = make_entries(4, 5, 3);
+    bad.emplace_back("overwrites the snapshot's entry", w);
+    w[0].entries = make_entries(3, 3, 1);
+    bad.emplace_back("cuts below the snapshot", w);
+    // The first write of the batch is fine, the second is not.
+    std::vector<raft_write> two(2);
+    two[0].snapshot = make_snapshot(6, 2);
+    two[0].reset_log = true;
+    two[0].hard_state = hard_state_record{2, 2, 0};
+    two[1].compact_before = 8;
+    bad.emplace_back("second write compacts past it", two);
+    for (auto& [what, batch] : bad) {
+      CAPTURE(what);
+      auto st = s->write(batch);
+      CHECK(st.code == raft_store_errc::invalid_argument);
+      CHECK(st.message.find("nothing was written") != std::string::npos);
+      CHECK(same_state(loaded(*s), before));
+      CHECK(s->first_index() == 3);
+      CHECK(s->last_index() == 6);
+    }
+    // Rewriting entries the snapshot covers with the same terms is fine.
+    CHECK(s->append(make_entries(4, 6, 2)).ok());
+  }
+  CHECK(same_state(stores.reopen(dir.path), loaded(stores.memory)));
+}
+
+TEST_CASE("lmdb raft store: a snapshot of several MB round trips") {
+  temp_dir dir;
+  auto big = make_snapshot(3, 1, size_t{6} << 20);
+  {
+    opened db{dir.path};
+    REQUIRE(db.store->append(make_entries(1, 4, 1)).ok());
+    // Replaced a few times: LMDB reuses the freed pages.
+    for (uint64_t i = 1; i <= 3; ++i)
+      REQUIRE(
+          db.store->write(snapshot_write(make_snapshot(i, 1, big.data.size())))
+              .ok());
+    REQUIRE(db.store->write(snapshot_write(big, false, 4)).ok());
+  }
+  opened db{dir.path};
+  REQUIRE_MESSAGE(db.load_status.ok(), db.load_status.message);
+  REQUIRE(db.state.snapshot);
+  CHECK(db.state.snapshot->data.size() == big.data.size());
+  CHECK(*db.state.snapshot == big);
+  CHECK(db.state.log == make_entries(4, 4, 1));
+}
+
+TEST_CASE("lmdb raft store: a flipped byte in the snapshot fails load") {
+  temp_dir dir;
+  {
+    opened db{dir.path};
+    REQUIRE(db.store->append(make_entries(1, 5, 1)).ok());
+    REQUIRE(
+        db.store->write(snapshot_write(make_snapshot(4, 1), false, 3)).ok());
+  }
+  edit_db(dir.path, "raft_meta", [](MDB_txn* txn, MDB_dbi dbi) {
+    MDB_val k = string_key("snapshot");
+    MDB_val v;
+    REQUIRE(mdb_get(txn, dbi, &k, &v) == 0);
+    std::string bytes(static_cast<const char*>(v.mv_data), v.mv_size);
+    bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x04);
+    MDB_val nv{bytes.size(), bytes.data()};
+    REQUIRE(mdb_put(txn, dbi, &k, &nv, 0) == 0);
+  });
+  opened db{dir.path};
+  CHECK(db.load_status.code == raft_store_errc::corrupted);
+  auto& msg = db.load_status.message;
+  CHECK_MESSAGE(msg.find(dir.path + "/data.mdb") != std::string::npos, msg);
+  CHECK(msg.find("database raft_meta") != std::string::npos);
+  CHECK(msg.find("the snapshot (key snapshot) fails its checksum")
+        != std::string::npos);
+  CHECK(!db.state.snapshot);
+  raft_log_state again;
+  CHECK(db.store->load(again).code == raft_store_errc::corrupted);
+  CHECK(db.store->write(snapshot_write(make_snapshot(5, 1))).code
+        == raft_store_errc::invalid_argument);
+}
+
+TEST_CASE("lmdb raft store: a log that does not fit its snapshot fails load") {
+  temp_dir dir;
+  {
+    // Snapshot at 5, log 4..8.
+    opened db{dir.path};
+    REQUIRE(db.store->append(make_entries(1, 8, 1)).ok());
+    REQUIRE(
+        db.store->write(snapshot_write(make_snapshot(5, 1), false, 4)).ok());
+  }
+  auto drop_entries = [&](uint64_t from, uint64_t to) {
+    edit_raft_log(dir.path, [&](MDB_txn* txn, MDB_dbi dbi) {
+      for (auto i = from; i <= to; ++i) {
+        unsigned char buf[8];
+        MDB_val k = key_of(i, buf);
+        REQUIRE(mdb_del(txn, dbi, &k, nullptr) == 0);
+      }
+    });
+  };
+  std::string expected;
+  SUBCASE("the first kept entry is missing") {
+    drop_entries(4, 4);
+    expected = "(database raft_log): entry 5 follows entry 3 (entries are "
+               "missing)";
+  }
+  SUBCASE("the log starts after the snapshot") {
+    drop_entries(4, 6);
+    edit_db(dir.path, "raft_meta", [](MDB_txn* txn, MDB_dbi dbi) {
+      troupe::v1::RaftLogStart start;
+      start.set_first_index(7);
+      start.set_prev_term(1);
+      auto bytes = frame_of(start);
+      MDB_val k = string_key("log_start");
+      MDB_val v{bytes.size(), bytes.data()};
+      REQUIRE(mdb_put(txn, dbi, &k, &v, 0) == 0);
+    });
+    expected = "(database raft_meta): the log starts at entry 7 (key "
+               "log_start), after the snapshot (key snapshot) at index 5: "
+               "entries 6..6 are missing";
+  }
+  SUBCASE("the snapshot is missing") {
+    edit_db(dir.path, "raft_meta", [](MDB_txn* txn, MDB_dbi dbi) {
+      MDB_val k = string_key("snapshot");
+      REQUIRE(mdb_del(txn, dbi, &k, nullptr) == 0);
+    });
+    expected = "(database raft_meta): the log starts at entry 4 (key "
+               "log_start) but there is no snapshot (key snapshot): entries "
+               "1..3 are missing";
+  }
+  SUBCASE("the log ends before the snapshot") {
+    drop_entries(5, 8);
+    expected = "(database raft_log): the log ends at entry 4, before the "
+               "snapshot (key snapshot) at index 5";
+  }
+  opened db{dir.path};
+  CHECK(db.load_status.code == raft_store_errc::corrupted);
+  CHECK_MESSAGE(db.load_status.message.find(expected) != std::string::npos,
+                db.load_status.message);
+  CHECK(db.load_status.message.find(dir.path + "/data.mdb")
+        != std::string::npos);
+}
+
+TEST_CASE("lmdb raft store: a full map fails a snapshot write, keeping data") {
+  temp_dir dir;
+  raft_log_state before;
+  {
+    opened db{dir.path};
+    REQUIRE(mdb_env_set_mapsize(db.node->env(), size_t{128} << 10) == 0);
+    REQUIRE(db.store->append(make_entries(1, 3, 1)).ok());
+    REQUIRE(
+        db.store->write(snapshot_write(make_snapshot(2, 1), false, 2)).ok());
+    before = loaded(*db.store);
+    // A snapshot that resets the log, far too big for the map.
+    auto batch = snapshot_write(make_snapshot(9, 2, size_t{1} << 20), true);
+    batch[0].hard_state = hard_state_record{2, 0, 0};
+    auto st = db.store->write(batch);
+    CHECK(st.code == raft_store_errc::no_space);
+    CHECK(st.message.find(dir.path + "/data.mdb") != std::string::npos);
+    CHECK(st.message.find("MDB_MAP_FULL") != std::string::npos);
+    CHECK(same_state(loaded(*db.store), before));
+    CHECK(db.store->first_index() == 2);
+    CHECK(db.store->last_index() == 3);
+    // A snapshot that fits still goes in.
+    REQUIRE(db.store->write(snapshot_write(make_snapshot(3, 1))).ok());
+    before.snapshot = make_snapshot(3, 1);
+  }
+  opened db{dir.path};
+  REQUIRE_MESSAGE(db.load_status.ok(), db.load_status.message);
+  CHECK(same_state(db.state, before));
+}
+
 TEST_CASE("faulty raft store surfaces write and fsync failures") {
   memory_raft_store mem;
   faulty_raft_store faulty{mem};
@@ -329,8 +728,14 @@ public:
     released_ = true;
     cv_.notify_all();
   }
+  /// Calls of write() so far: one LMDB transaction each.
+  size_t writes() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return writes_;
+  }
   raft_status write(std::span<const raft_write> batch) override {
     std::unique_lock<std::mutex> lock{mtx_};
+    ++writes_;
     entered_ = true;
     cv_.notify_all();
     cv_.wait(lock, [this] { return released_; });
@@ -342,6 +747,7 @@ private:
   std::condition_variable cv_;
   bool entered_ = false;
   bool released_ = false;
+  size_t writes_ = 0;
 };
 
 raft_write entry_write(uint64_t index) {
@@ -450,4 +856,71 @@ TEST_CASE("raft writer on LMDB: acknowledged writes survive a restart") {
   REQUIRE(db.load_status.ok());
   CHECK(db.state.log == make_entries(1, 20, 1));
   CHECK(db.state.hard_state == hard_state_record{1, 1, 19});
+}
+
+TEST_CASE("raft writer on LMDB: a snapshot shares a batch with other writes") {
+  temp_dir dir;
+  raft_writer_counters c;
+  {
+    opened db{dir.path};
+    REQUIRE(db.store->append(make_entries(1, 2, 1)).ok());
+    gated_store gate{*db.store};
+    std::mutex mtx;
+    std::vector<raft_store_errc> results;
+    auto done = [&](const raft_status& st) {
+      std::lock_guard<std::mutex> guard{mtx};
+      results.push_back(st.code);
+    };
+    raft_writer writer{gate};
+    REQUIRE(writer.submit(entry_write(3), done).ok());
+    gate.wait_entered(); // the first batch is being written
+    REQUIRE(writer.submit(entry_write(4), done).ok());
+    raft_write snap;
+    snap.snapshot = make_snapshot(4, 1, size_t{1} << 20);
+    snap.compact_before = 4;
+    REQUIRE(writer.submit(std::move(snap), done).ok());
+    REQUIRE(writer.submit(entry_write(5), done).ok());
+    gate.release();
+    writer.stop();
+    c = writer.counters();
+    using e = raft_store_errc;
+    CHECK(results == std::vector<e>(4, e::ok));
+    CHECK(gate.writes() == 2); // one transaction (one fsync) per batch
+  }
+  CHECK(c.batches == 2);
+  CHECK(c.requests == 4);
+  CHECK(c.entries == 3);
+  CHECK(c.snapshots == 1);
+  opened db{dir.path};
+  REQUIRE_MESSAGE(db.load_status.ok(), db.load_status.message);
+  CHECK(db.state.snapshot == make_snapshot(4, 1, size_t{1} << 20));
+  CHECK(db.state.first_index == 4);
+  CHECK(db.state.log == make_entries(4, 5, 1));
+}
+
+TEST_CASE("raft writer isolates an invalid snapshot write") {
+  memory_raft_store mem;
+  REQUIRE(mem.write(snapshot_write(make_snapshot(0, 0))).ok());
+  gated_store gate{mem};
+  std::mutex mtx;
+  std::vector<raft_store_errc> results;
+  auto done = [&](const raft_status& st) {
+    std::lock_guard<std::mutex> guard{mtx};
+    results.push_back(st.code);
+  };
+  raft_writer writer{gate};
+  REQUIRE(writer.submit(entry_write(1), done).ok());
+  gate.wait_entered();
+  raft_write compact;
+  compact.compact_before = 2; // the snapshot ends at 0: a caller's bug
+  REQUIRE(writer.submit(std::move(compact), done).ok());
+  raft_write snap;
+  snap.snapshot = make_snapshot(1, 1);
+  REQUIRE(writer.submit(std::move(snap), done).ok());
+  gate.release();
+  writer.stop();
+  using e = raft_store_errc;
+  CHECK(results == std::vector<e>{e::ok, e::invalid_argument, e::ok});
+  CHECK(loaded(mem).snapshot == make_snapshot(1, 1));
+  CHECK(writer.counters().snapshots == 1);
 }
