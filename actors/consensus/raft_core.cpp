@@ -53,9 +53,9 @@ raft_core::raft_core(config cfg, persisted_state restored, std::uint64_t seed)
   require(cfg_.id != no_node, "config: id must be non-zero");
   require(cfg_.initial.voters.count(no_node) == 0 && cfg_.initial.learners.count(no_node) == 0,
           "config: member ids must be non-zero");
-  for (auto& [id, name] : cfg_.initial.voters)
-    members_.push_back(id);
-  members_in_effect_ = cfg_.initial;
+  base_members_ = cfg_.initial;
+  for (index_t i = log_.first_index(); i <= log_.last_index(); ++i)
+    note_appended(log_.at(i));
   require(cfg_.election_timeout_ticks > cfg_.heartbeat_interval_ticks
             && cfg_.heartbeat_interval_ticks > 0,
           "config: need 0 < heartbeat_interval_ticks < election_timeout_ticks");
@@ -66,7 +66,7 @@ raft_core::raft_core(config cfg, persisted_state restored, std::uint64_t seed)
 }
 
 const membership& raft_core::members() const {
-  return members_in_effect_;
+  return configs_.empty() ? base_members_ : configs_.rbegin()->second;
 }
 
 index_t raft_core::snapshot_index() const {
@@ -91,12 +91,16 @@ void raft_core::tick() {
     tick_leader();
   else
     tick_election();
-  check_invariants();
+  finish_input();
 }
 
 void raft_core::tick_election() {
-  if (++election_elapsed_ >= randomized_timeout_)
+  if (++election_elapsed_ < randomized_timeout_)
+    return;
+  if (may_campaign())
     campaign(cfg_.pre_vote);
+  else // a learner or a member yet to be added waits; its lease has expired
+    election_elapsed_ = randomized_timeout_;
 }
 
 void raft_core::tick_leader() {
@@ -108,9 +112,10 @@ void raft_core::tick_leader() {
     if (cfg_.check_quorum) {
       // A leader cut off from a majority must stop acting as one: otherwise
       // clients on its side wait on it forever while the majority moves on.
-      std::size_t active = 1;
+      // Only voters count: learners cannot form a majority.
+      std::size_t active = is_voter(cfg_.id) ? 1 : 0;
       for (auto& [peer, pr] : progress_) {
-        active += pr.recent_active ? 1 : 0;
+        active += pr.recent_active && is_voter(peer) ? 1 : 0;
         pr.recent_active = false;
       }
       if (active < quorum()) {
@@ -170,14 +175,7 @@ void raft_core::become_leader() {
   leader_ = cfg_.id;
   votes_.clear();
   progress_.clear();
-  for (auto peer : members_) {
-    if (peer == cfg_.id)
-      continue;
-    progress p;
-    p.next = log_.last_index() + 1;
-    p.recent_active = true; // give every follower a full timeout to answer
-    progress_.emplace(peer, p);
-  }
+  on_membership_change(); // a progress for every other member
   heartbeat_elapsed_ = 0;
   election_elapsed_ = 0;
   // The no-op lets entries of earlier terms commit (they only commit
@@ -194,14 +192,14 @@ void raft_core::campaign(bool pre_vote, bool transfer) {
     become_candidate();
   auto request_term = pre_vote ? term_ + 1 : term_;
   votes_.emplace(cfg_.id, true);
-  if (votes_.size() >= quorum()) { // single-member cluster
+  if (granted_votes() >= quorum()) { // single-voter group
     if (pre_vote)
       campaign(false);
     else
       become_leader();
     return;
   }
-  for (auto peer : members_) {
+  for (auto& [peer, name] : members().voters) {
     if (peer == cfg_.id)
       continue;
     send(vote_request{cfg_.id, peer, request_term, pre_vote, log_.last_index(),
@@ -212,10 +210,11 @@ void raft_core::campaign(bool pre_vote, bool transfer) {
 // -- messages ------------------------------------------------------------------
 
 void raft_core::step(const message& m) {
+  // Senders need not be members: a new member hears from the leader before
+  // it knows the config that adds it, and a candidate may have been promoted
+  // in an entry we lack. Only votes are filtered, when counted.
   auto from = message_from(m);
-  bool known = std::find(members_.begin(), members_.end(), from)
-               != members_.end();
-  if (message_to(m) != cfg_.id || from == cfg_.id || !known)
+  if (message_to(m) != cfg_.id || from == cfg_.id || from == no_node)
     return; // misrouted; the shell counts these
   if (step_term(m)) {
     std::visit(
@@ -234,7 +233,7 @@ void raft_core::step(const message& m) {
       },
       m);
   }
-  check_invariants();
+  finish_input();
 }
 
 bool raft_core::step_term(const message& m) {
@@ -308,17 +307,19 @@ void raft_core::on_vote_response(const vote_response& m) {
   } else {
     return;
   }
+  if (!is_voter(m.from))
+    return; // only voters elect
   votes_.emplace(m.from, m.granted); // a duplicate keeps the first answer
-  std::size_t granted = 0;
-  for (auto& [peer, yes] : votes_)
-    granted += yes ? 1 : 0;
+  auto granted = granted_votes();
   if (granted >= quorum()) {
     if (role_ == role::pre_candidate)
       campaign(false);
     else
       become_leader();
-  } else if (votes_.size() - granted >= quorum()) {
-    become_follower(term_, no_node);
+  } else if (std::count_if(votes_.begin(), votes_.end(),
+                           [this](auto& v) { return !v.second && is_voter(v.first); })
+             >= static_cast<std::ptrdiff_t>(quorum())) {
+    become_follower(term_, no_node); // lost
   }
 }
 
@@ -370,8 +371,10 @@ void raft_core::store_entries_from(index_t from, const std::vector<entry>& entri
       require(e.index > commit_, "conflict below the commit index");
       require(role_ != role::leader, "leader overwriting its own log");
       log_.truncate_from(e.index);
+      note_truncated(e.index);
     }
     log_.append(e);
+    note_appended(e);
     unstable_from_ = unstable_from_ == 0 ? e.index : std::min(unstable_from_, e.index);
   }
 }
@@ -542,9 +545,16 @@ void raft_core::broadcast_heartbeat() {
 }
 
 bool raft_core::maybe_commit() {
-  std::vector<index_t> matches{log_.last_index()};
-  for (auto& [peer, pr] : progress_)
-    matches.push_back(pr.match);
+  // Voters only: a learner's copy does not make an entry durable enough,
+  // and a leader being removed does not count itself.
+  std::vector<index_t> matches;
+  for (auto& [voter, name] : members().voters) {
+    auto i = progress_.find(voter);
+    matches.push_back(voter == cfg_.id ? log_.last_index()
+                                       : i == progress_.end() ? 0 : i->second.match);
+  }
+  if (matches.size() < quorum())
+    return false;
   std::sort(matches.begin(), matches.end(), std::greater<>{});
   auto candidate = matches[quorum() - 1];
   // Only entries of the current term commit by counting replicas (paper
@@ -590,7 +600,7 @@ std::uint64_t raft_core::confirmed_read_seq() const {
   // The quorum-th highest echo among voters; this member counts as having
   // echoed everything.
   std::vector<std::uint64_t> acks;
-  for (auto voter : members_) {
+  for (auto& [voter, name] : members().voters) {
     if (voter == cfg_.id) {
       acks.push_back(std::numeric_limits<std::uint64_t>::max());
       continue;
@@ -642,13 +652,133 @@ propose_result raft_core::read_index(std::uint64_t context) {
   return result;
 }
 
-// -- not yet implemented -------------------------------------------------------
+// -- membership ----------------------------------------------------------------
+//
+// Raft thesis section 4.1: one server at a time, so that the majorities of
+// any two consecutive memberships overlap, and each config entry takes effect
+// as soon as it is in the log (committed or not). A truncated config entry
+// therefore takes its membership with it. New members join as learners and
+// are promoted once they have caught up, so that adding one never stalls
+// commits while it copies the log.
 
-propose_result raft_core::propose_change(const membership_change&) {
+void raft_core::note_appended(const entry& e) {
+  if (e.kind != entry_kind::config)
+    return;
+  auto decoded = decode_membership(e.command);
+  require(decoded.has_value(), "config entry without a membership");
+  configs_[e.index] = std::move(*decoded);
+  on_membership_change();
+}
+
+void raft_core::note_truncated(index_t from) {
+  auto first = configs_.lower_bound(from);
+  if (first == configs_.end())
+    return;
+  configs_.erase(first, configs_.end());
+  on_membership_change(); // back to the previous config (or the base)
+}
+
+index_t raft_core::newest_config_index() const {
+  return configs_.empty() ? 0 : configs_.rbegin()->first;
+}
+
+void raft_core::on_membership_change() {
+  if (transfer_target_ != no_node && !is_voter(transfer_target_))
+    abort_transfer();
+  if (role_ != role::leader)
+    return;
+  // One progress per other member, voter or learner. Removed members get no
+  // more messages; added ones are probed from the end of the log.
+  auto& m = members();
+  for (auto i = progress_.begin(); i != progress_.end();)
+    i = m.contains(i->first) ? std::next(i) : progress_.erase(i);
+  for (auto* group : {&m.voters, &m.learners})
+    for (auto& [id, name] : *group) {
+      if (id == cfg_.id || progress_.count(id))
+        continue;
+      progress p;
+      p.next = log_.last_index() + 1;
+      p.recent_active = true; // give it a full timeout to answer
+      progress_.emplace(id, p);
+    }
+}
+
+bool raft_core::may_campaign() const {
+  if (is_voter(cfg_.id))
+    return true;
+  // Raft thesis section 4.2.2: a voter removed by a config entry that is not
+  // committed yet may still be needed to commit it (say the leader removed
+  // itself and crashed before replicating it: the rest still run the old
+  // config and need this member's vote, which its longer log withholds). So
+  // it campaigns without counting its own vote, and leads until then.
+  if (newest_config_index() <= commit_)
+    return false;
+  auto previous = configs_.size() >= 2 ? std::prev(configs_.end(), 2)->second : base_members_;
+  return previous.is_voter(cfg_.id);
+}
+
+std::size_t raft_core::granted_votes() const {
+  std::size_t granted = 0;
+  for (auto& [peer, yes] : votes_)
+    granted += yes && is_voter(peer) ? 1 : 0;
+  return granted;
+}
+
+void raft_core::step_down_if_removed() {
+  // A leader that removed itself keeps leading (without counting itself)
+  // until the entry commits, so that the change is durable; then it goes.
+  if (role_ == role::leader && !is_voter(cfg_.id) && newest_config_index() <= commit_)
+    become_follower(term_, no_node);
+}
+
+void raft_core::finish_input() {
+  step_down_if_removed();
+  check_invariants();
+}
+
+propose_result raft_core::propose_change(const membership_change& change) {
   propose_result result;
   result.leader_hint = leader_;
-  if (role_ == role::leader)
-    result.error = propose_error::rejected;
+  if (role_ != role::leader)
+    return result;
+  if (transfer_target_ != no_node)
+    return refuse_while_transferring();
+  if (log_.last_index() - commit_ >= cfg_.max_uncommitted_entries) {
+    result.error = propose_error::overloaded;
+    return result;
+  }
+  result.error = propose_error::rejected;
+  // Committing an entry of our term proves every earlier entry, including
+  // any config entry inherited from an earlier leader, is committed.
+  if (!committed_in_term() || newest_config_index() > commit_)
+    return result;
+  auto next = members();
+  switch (change.kind) {
+    case change_kind::add_learner:
+      if (change.id == no_node || next.contains(change.id))
+        return result;
+      next.learners.emplace(change.id, change.name);
+      break;
+    case change_kind::promote: {
+      auto i = next.learners.find(change.id);
+      if (i == next.learners.end())
+        return result;
+      next.voters.emplace(i->first, i->second);
+      next.learners.erase(i);
+      break;
+    }
+    case change_kind::remove:
+      if (!next.contains(change.id) || (next.is_voter(change.id) && next.voters.size() == 1))
+        return result; // a group without voters could never commit again
+      next.voters.erase(change.id);
+      next.learners.erase(change.id);
+      break;
+  }
+  append_local(entry_kind::config, encode_membership(next));
+  result.accepted = proposal{log_.last_index(), term_};
+  broadcast_append();
+  maybe_commit();
+  finish_input();
   return result;
 }
 
@@ -658,6 +788,7 @@ void raft_core::compact(index_t, std::string) {
 void raft_core::append_local(entry_kind kind, std::string command) {
   auto index = log_.last_index() + 1;
   log_.append(entry{term_, index, kind, std::move(command)});
+  note_appended(log_.at(index));
   unstable_from_ = unstable_from_ == 0 ? index : unstable_from_;
 }
 
@@ -676,7 +807,7 @@ propose_result raft_core::propose(std::string command) {
   result.accepted = proposal{log_.last_index(), term_};
   broadcast_append();
   maybe_commit();
-  check_invariants();
+  finish_input();
   return result;
 }
 
@@ -740,10 +871,27 @@ void raft_core::check_invariants() {
   require(transfer_target_ == no_node
             || (role_ == role::leader && members().is_voter(transfer_target_)),
           "transferring to a non-voter or while not leading");
+  auto& m = members();
+  for (auto& [id, name] : m.learners)
+    require(!m.is_voter(id), "a member is both voter and learner");
+  if (role_ == role::pre_candidate || role_ == role::candidate)
+    require(may_campaign(), "a non-voter campaigns");
   if (role_ == role::leader) {
     require(voted_for_ == cfg_.id && leader_ == cfg_.id, "leader did not vote for itself");
-    for (auto& [peer, pr] : progress_)
+    // A removed leader leads only until its removal commits; a learner never.
+    require(m.is_voter(cfg_.id) || may_campaign(), "a non-voter leads");
+    require(!m.learners.count(cfg_.id), "a learner leads");
+    std::size_t own_uncommitted = 0;
+    for (auto i = configs_.upper_bound(commit_); i != configs_.end(); ++i)
+      own_uncommitted += log_.term_at(i->first) == term_ ? 1 : 0;
+    require(own_uncommitted <= 1, "leader has two uncommitted config entries");
+    require(progress_.size() + (m.contains(cfg_.id) ? 1 : 0)
+              == m.voters.size() + m.learners.size(),
+            "leader's progress does not match the membership");
+    for (auto& [peer, pr] : progress_) {
+      require(m.contains(peer), "progress for a non-member");
       require(pr.match < pr.next && pr.next <= log_.last_index() + 1, "progress out of range");
+    }
   }
 }
 

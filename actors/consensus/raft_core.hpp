@@ -181,14 +181,28 @@ private:
   void release_reads();
   void fail_reads();
 
+  // membership
+  void note_appended(const entry& e);
+  void note_truncated(index_t from);
+  void on_membership_change();
+  index_t newest_config_index() const;
+  bool may_campaign() const;
+  std::size_t granted_votes() const;
+  void step_down_if_removed();
+  void finish_input();
+
   // helpers
-  std::size_t quorum() const { return members_.size() / 2 + 1; }
+  std::size_t quorum() const { return members().voters.size() / 2 + 1; }
+  bool is_voter(node_id id) const { return members().is_voter(id); }
   bool in_leader_lease() const;
   void send(message m);
   void check_invariants();
 
   config cfg_;
-  std::vector<node_id> members_; // voters (placeholder until membership change lands)
+  /// The membership before the first config entry in the log: the
+  /// snapshot's, or cfg.initial. The one in effect is the newest of configs_.
+  membership base_members_;
+  std::map<index_t, membership> configs_; // config entries in the log
   std::mt19937_64 rng_;
 
   // persistent state (mirrored to storage through ready)
@@ -218,7 +232,6 @@ private:
   std::vector<message> outbox_;
   std::vector<read_state> ready_reads_;
   std::vector<std::uint64_t> failed_reads_;
-  membership members_in_effect_; // placeholder until membership change lands
 
   // invariant tracking
   term_t checked_term_ = 0;

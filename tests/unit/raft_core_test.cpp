@@ -51,6 +51,21 @@ struct cluster {
 
   raft_core& at(node_id id) { return *nodes.at(id); }
 
+  /// A fresh member that knows no membership: it waits to be added.
+  void add_node(node_id id) {
+    auto cfg = make_config(id, {});
+    disk[id] = {};
+    nodes[id] = std::make_unique<raft_core>(cfg, persisted_state{}, 1000 + id);
+  }
+
+  /// Proposes `change` on `leader` and lets it commit.
+  void change(node_id leader, membership_change change) {
+    REQUIRE(at(leader).propose_change(change));
+    drain(leader);
+    deliver();
+    settle(3);
+  }
+
   void drain(node_id id) {
     auto r = at(id).take_ready();
     auto& d = disk[id];
@@ -571,4 +586,193 @@ TEST_CASE("raft transfer: refused targets, and abandoned after the timeout") {
   CHECK_FALSE(c.at(leader).transferring());
   CHECK(c.at(leader).current_role() == role::leader);
   CHECK(c.at(leader).propose("x"));
+}
+
+// -- membership change -------------------------------------------------------------
+
+namespace {
+
+node_id other_than(std::initializer_list<node_id> not_these, node_id max = 3) {
+  for (node_id id = 1; id <= max; ++id)
+    if (std::find(not_these.begin(), not_these.end(), id) == not_these.end())
+      return id;
+  return no_node;
+}
+
+} // namespace
+
+TEST_CASE("raft membership: a fresh member without a membership never campaigns") {
+  cluster c{1};
+  c.add_node(2);
+  for (int i = 0; i < 100; ++i)
+    c.tick(2);
+  CHECK(c.at(2).current_role() == role::follower);
+  CHECK(c.at(2).term() == 0);
+  CHECK(c.network.empty());
+}
+
+TEST_CASE("raft membership: a learner replicates but does not count for quorum") {
+  cluster c{3};
+  auto leader = c.elect();
+  REQUIRE(leader != no_node);
+  c.settle(2);
+  REQUIRE(c.at(leader).propose("before"));
+  c.drain(leader);
+  c.deliver();
+  c.add_node(4);
+  c.change(leader, {change_kind::add_learner, 4, "four"});
+  CHECK(c.at(leader).members().learners.count(4));
+  CHECK(c.at(4).members() == c.at(leader).members());
+  CHECK(c.at(4).log().last_index() == c.at(leader).log().last_index());
+  CHECK(commands(c.applied[4]) == std::vector<std::string>{"before"});
+  CHECK(c.at(leader).match_index(4) == c.at(leader).log().last_index());
+
+  // Leader plus learner are not a majority of three voters.
+  node_id a = other_than({leader});
+  node_id b = other_than({leader, a});
+  c.isolated = {a, b};
+  auto commit = c.at(leader).commit_index();
+  REQUIRE(c.at(leader).propose("alone"));
+  c.drain(leader);
+  c.deliver();
+  c.settle(3);
+  CHECK(c.at(leader).commit_index() == commit);
+  CHECK(c.at(4).log().last_index() == c.at(leader).log().last_index());
+  // And the learner never campaigns, however long it hears nothing.
+  c.isolated = {leader, a, b};
+  for (int i = 0; i < 100; ++i)
+    c.tick(4);
+  CHECK(c.at(4).current_role() == role::follower);
+}
+
+TEST_CASE("raft membership: promoting a learner changes the quorum") {
+  cluster c{3};
+  auto leader = c.elect();
+  REQUIRE(leader != no_node);
+  c.settle(2);
+  c.add_node(4);
+  c.change(leader, {change_kind::add_learner, 4, "four"});
+  c.change(leader, {change_kind::promote, 4, {}});
+  CHECK(c.at(leader).members().voters.size() == 4);
+  CHECK(c.at(leader).members().learners.empty());
+  node_id a = other_than({leader});
+  node_id b = other_than({leader, a});
+  // Leader and one other voter: a majority of three, not of four.
+  c.isolated = {b, 4};
+  auto commit = c.at(leader).commit_index();
+  REQUIRE(c.at(leader).propose("two of four"));
+  c.drain(leader);
+  c.deliver();
+  c.settle(3);
+  CHECK(c.at(leader).commit_index() == commit);
+  // The promoted member's copy makes three of four.
+  c.isolated = {b};
+  c.settle(3);
+  CHECK(c.at(leader).commit_index() > commit);
+}
+
+TEST_CASE("raft membership: a removed leader steps down once the removal commits") {
+  cluster c{3};
+  auto leader = c.elect();
+  REQUIRE(leader != no_node);
+  c.settle(2);
+  auto term = c.at(leader).term();
+  REQUIRE(c.at(leader).propose_change({change_kind::remove, leader, {}}));
+  CHECK(c.at(leader).current_role() == role::leader); // until it commits
+  CHECK_FALSE(c.at(leader).members().contains(leader));
+  c.drain(leader);
+  c.deliver();
+  CHECK(c.at(leader).current_role() == role::follower);
+  CHECK(c.at(leader).term() == term);
+  // The other two elect a leader between them; the old one never campaigns.
+  c.network.clear();
+  auto next = c.elect();
+  REQUIRE(next != no_node);
+  CHECK(next != leader);
+  c.settle(30);
+  CHECK(c.at(leader).current_role() == role::follower);
+  REQUIRE(c.at(next).propose("after"));
+  c.drain(next);
+  c.deliver();
+  c.settle(3);
+  CHECK(commands(c.applied[other_than({leader, next})]) == std::vector<std::string>{"after"});
+}
+
+TEST_CASE("raft membership: a removed follower gets no more messages") {
+  cluster c{3};
+  auto leader = c.elect();
+  REQUIRE(leader != no_node);
+  c.settle(2);
+  node_id gone = other_than({leader});
+  c.change(leader, {change_kind::remove, gone, {}});
+  CHECK(c.at(leader).members().voters.size() == 2);
+  c.network.clear();
+  c.isolated = {gone}; // keep it from disturbing (an operator would stop it)
+  for (int i = 0; i < 30; ++i) {
+    c.tick(leader);
+    for (auto& m : c.network)
+      CHECK(message_to(m) != gone);
+    c.deliver();
+  }
+  REQUIRE(c.at(leader).propose("x"));
+  c.drain(leader);
+  c.deliver();
+  c.settle(2);
+  CHECK(commands(c.applied[leader]) == std::vector<std::string>{"x"});
+}
+
+TEST_CASE("raft membership: one change at a time, and only changes that fit") {
+  cluster c{3};
+  auto leader = c.elect();
+  REQUIRE(leader != no_node);
+  c.settle(2);
+  auto rejected = [&](membership_change change) {
+    return c.at(leader).propose_change(change).error == propose_error::rejected;
+  };
+  CHECK(rejected({change_kind::add_learner, leader, "again"}));
+  CHECK(rejected({change_kind::add_learner, no_node, "zero"}));
+  CHECK(rejected({change_kind::promote, other_than({leader}), {}})); // already a voter
+  CHECK(rejected({change_kind::remove, 9, {}}));
+  node_id follower = other_than({leader});
+  CHECK(c.at(follower).propose_change({change_kind::add_learner, 4, "4"}).error
+        == propose_error::not_leader);
+
+  c.isolated = {1, 2, 3}; // nothing commits
+  REQUIRE(c.at(leader).propose_change({change_kind::add_learner, 4, "4"}));
+  CHECK(rejected({change_kind::add_learner, 5, "5"}));
+  CHECK(rejected({change_kind::promote, 4, {}}));
+}
+
+TEST_CASE("raft membership: a new leader changes nothing before its term's first commit") {
+  cluster c{3};
+  while (c.at(1).current_role() != role::pre_candidate)
+    c.tick(1);
+  c.deliver(is_vote);
+  REQUIRE(c.at(1).current_role() == role::leader);
+  CHECK(c.at(1).propose_change({change_kind::add_learner, 4, "4"}).error
+        == propose_error::rejected);
+  c.settle(2);
+  CHECK(c.at(1).propose_change({change_kind::add_learner, 4, "4"}));
+}
+
+TEST_CASE("raft membership: a truncated config entry takes its membership with it") {
+  membership three;
+  for (node_id id = 1; id <= 3; ++id)
+    three.voters.emplace(id, std::to_string(id));
+  auto with_learner = three;
+  with_learner.learners.emplace(9, "9");
+  std::map<node_id, persisted_state> restored;
+  restored[1] = {{3, 1}, {make_entry(1, 1, "a"), make_entry(3, 2, "c")}, {}};
+  restored[2] = {{2, 2},
+                 {make_entry(1, 1, "a"),
+                  entry{2, 2, entry_kind::config, encode_membership(with_learner)}},
+                 {}};
+  restored[3] = {{3, 1}, {make_entry(1, 1, "a"), make_entry(3, 2, "c")}, {}};
+  cluster c{3, restored};
+  CHECK(c.at(2).members() == with_learner); // in effect though uncommitted
+  auto leader = c.elect();
+  REQUIRE((leader == 1 || leader == 3));
+  c.settle(3);
+  CHECK(c.at(2).log().at(2).kind == entry_kind::command);
+  CHECK(c.at(2).members() == three);
 }

@@ -27,6 +27,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -41,6 +42,7 @@ constexpr std::uint64_t default_schedules = 5000;
 constexpr std::uint64_t chaos_ticks = 400;
 constexpr std::uint64_t liveness_ticks = 300; // heal -> committed proposal
 constexpr std::uint64_t max_delay_ticks = 3;
+constexpr std::size_t spare_members = 3; // started empty, to be added
 
 struct sim_failure : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -66,6 +68,7 @@ struct member {
   index_t applied = 0;          // this incarnation's state machine
   std::uint64_t restart_at = 0;
   int group = 0;                // partition group
+  bool retired = false;         // removed by a committed change: stopped for good
 };
 
 struct in_flight {
@@ -94,10 +97,11 @@ public:
     std::vector<node_id> ids;
     for (node_id id = 1; id <= size; ++id)
       ids.push_back(id);
-    for (auto id : ids) {
+    for (node_id id = 1; id <= size + spare_members; ++id) {
       member m;
       m.cfg.id = id;
-      for (auto i : ids) m.cfg.initial.voters.emplace(i, std::to_string(i));
+      if (id <= size) // spares start with no membership and wait to be added
+        for (auto i : ids) m.cfg.initial.voters.emplace(i, std::to_string(i));
       m.cfg.election_timeout_ticks = 10;
       m.cfg.heartbeat_interval_ticks = 2;
       m.cfg.max_entries_per_append = 4;
@@ -109,6 +113,8 @@ public:
       members_.push_back(std::move(m));
       start(members_.back());
     }
+    committed_config_ = members_.front().cfg.initial;
+    next_spare_ = size + 1;
   }
 
   void run() {
@@ -120,11 +126,31 @@ public:
     check_liveness();
   }
 
+  /// Each member's view, for replaying a failing seed.
+  std::string dump() const {
+    std::ostringstream out;
+    for (auto& m : members_) {
+      out << "\n  member " << m.cfg.id << (m.retired ? " retired" : "");
+      if (!m.core)
+        continue;
+      auto& c = *m.core;
+      out << ": " << to_string(c.current_role()) << " term " << c.term() << " leader "
+          << c.leader() << " commit " << c.commit_index() << " log " << c.log().first_index()
+          << ".." << c.log().last_index() << " voters";
+      for (auto& [id, name] : c.members().voters)
+        out << " " << id;
+      out << " learners";
+      for (auto& [id, name] : c.members().learners)
+        out << " " << id;
+    }
+    return out.str();
+  }
+
   std::string summary() const {
     std::ostringstream out;
     out << members_.size() << " members, " << now_ << " ticks, " << committed_.size()
         << " committed, " << reads_confirmed_ << " reads, " << transfers_ << " transfers, "
-        << steps_ << " steps";
+        << changes_ << " changes, " << steps_ << " steps";
     return out.str();
   }
 
@@ -138,7 +164,7 @@ private:
         crash(m);
     }
     for (auto& m : members_)
-      if (!m.core && now_ >= m.restart_at)
+      if (!m.core && !m.retired && now_ >= m.restart_at)
         start(m);
     if (dice_.chance(20)) // new partition: each member joins group 0 or 1
       for (auto& m : members_)
@@ -146,8 +172,45 @@ private:
     if (dice_.chance(30)) // heal
       for (auto& m : members_)
         m.group = 0;
+    if (dice_.chance(25))
+      change_membership();
     if (dice_.chance(40)) // leadership transfer to a random member
       transfer(members_[dice_.below(members_.size())], members_[dice_.below(members_.size())]);
+  }
+
+  void change_membership() {
+    // One change on whoever leads: add a spare as learner, promote a
+    // learner, or remove a member (rarely below three voters).
+    for (auto& m : members_) {
+      if (!m.core || m.core->current_role() != role::leader)
+        continue;
+      auto& now = m.core->members();
+      membership_change change;
+      auto pick = [this](const std::map<std::uint64_t, std::string>& group) {
+        auto i = group.begin();
+        std::advance(i, static_cast<std::ptrdiff_t>(dice_.below(group.size())));
+        return i->first;
+      };
+      auto choice = dice_.below(3);
+      if (choice == 0 && next_spare_ <= members_.size()) {
+        change = {change_kind::add_learner, next_spare_, std::to_string(next_spare_)};
+      } else if (choice == 1 && !now.learners.empty()) {
+        change = {change_kind::promote, pick(now.learners), {}};
+      } else if (now.voters.size() > 3 || (now.voters.size() > 1 && dice_.chance(100))) {
+        change = {change_kind::remove, pick(now.voters), {}};
+      } else if (!now.learners.empty()) {
+        change = {change_kind::remove, pick(now.learners), {}};
+      } else {
+        return;
+      }
+      if (m.core->propose_change(change)) {
+        ++changes_;
+        if (change.kind == change_kind::add_learner)
+          ++next_spare_;
+        after_input(m, true);
+      }
+      return;
+    }
   }
 
   void transfer(member& from, const member& to) {
@@ -176,8 +239,22 @@ private:
   void heal() {
     for (auto& m : members_) {
       m.group = 0;
-      if (!m.core)
+      if (!m.core && !m.retired)
         start(m);
+    }
+    retire_removed();
+  }
+
+  void retire_removed() {
+    // An operator stops a member once its removal commits. A removed member
+    // that never learned of it would otherwise keep campaigning (harmless
+    // with check-quorum, but disruptive without it).
+    for (auto id : removed_) {
+      auto& m = members_[id - 1];
+      if (!m.retired) {
+        m.retired = true;
+        m.core.reset();
+      }
     }
   }
 
@@ -190,17 +267,18 @@ private:
     const std::string final_command = "final";
     for (; now_ < deadline; ++now_) {
       step_tick(false);
+      retire_removed();
       if (committed_contains(final_command)) {
         check_read_liveness(deadline);
         return;
       }
       if (pending) {
-        auto& p = *members_[proposer - 1].core;
-        if (p.current_role() != role::leader || p.term() != pending->term)
+        auto& p = members_[proposer - 1].core;
+        if (!p || p->current_role() != role::leader || p->term() != pending->term)
           pending.reset(); // leadership lost before commit: propose again
       }
       for (auto& m : members_) {
-        if (pending || m.core->current_role() != role::leader)
+        if (pending || !m.core || m.core->current_role() != role::leader)
           continue;
         if (auto r = m.core->propose(final_command)) {
           pending = r.accepted;
@@ -218,9 +296,10 @@ private:
     auto confirmed = reads_confirmed_;
     for (; now_ < deadline; ++now_) {
       for (auto& m : members_)
-        if (m.core->current_role() == role::leader && !has_pending_read(m.cfg.id))
+        if (m.core && m.core->current_role() == role::leader && !has_pending_read(m.cfg.id))
           read(m, false);
       step_tick(false);
+      retire_removed();
       if (reads_confirmed_ > confirmed)
         return;
     }
@@ -341,6 +420,18 @@ private:
   void apply(member& m, const entry& e) {
     expect(e.index == m.applied + 1, "applied out of order");
     m.applied = e.index;
+    if (e.kind == entry_kind::config && e.index > committed_config_index_) {
+      committed_config_index_ = e.index;
+      auto next = decode_membership(e.command);
+      expect(next.has_value(), "config entry without a membership");
+      for (auto& [id, name] : committed_config_.voters)
+        if (!next->contains(id))
+          removed_.insert(id);
+      for (auto& [id, name] : committed_config_.learners)
+        if (!next->contains(id))
+          removed_.insert(id);
+      committed_config_ = *next;
+    }
     auto [it, fresh] = committed_.try_emplace(e.index, committed_entry{e, m.core->term()});
     if (!fresh) {
       expect(it->second.e == e, "state machine safety: index " + std::to_string(e.index)
@@ -411,6 +502,11 @@ private:
   std::uint64_t next_read_ = 1;
   std::uint64_t reads_confirmed_ = 0;
   std::uint64_t transfers_ = 0;
+  std::uint64_t changes_ = 0;
+  node_id next_spare_ = 0;
+  membership committed_config_; // the newest one applied by any member
+  index_t committed_config_index_ = 0;
+  std::set<node_id> removed_;
   index_t max_commit_seen_ = 0;
 };
 
@@ -427,6 +523,8 @@ std::optional<std::string> run_schedule(std::uint64_t seed, std::string* summary
   try {
     sim.run();
   } catch (const sim_failure& e) {
+    if (summary)
+      *summary = sim.dump();
     return std::string{e.what()} + " (" + sim.summary() + ")";
   } catch (const invariant_violation& e) {
     return std::string{e.what()} + " (" + sim.summary() + ")";
@@ -443,7 +541,7 @@ TEST_CASE("raft simulation: safety under faults and liveness after healing") {
     std::string summary;
     auto failure = run_schedule(*seed, &summary);
     if (failure)
-      FAIL("seed " << *seed << ": " << *failure);
+      FAIL("seed " << *seed << ": " << *failure << summary);
     MESSAGE("seed " << *seed << " passed: " << summary);
     return;
   }
