@@ -255,7 +255,10 @@ TEST_CASE("config: defaults") {
   CHECK_EQ(cfg.mailbox_capacity, 10000u);
   CHECK_EQ(cfg.max_restarts, 3u);
   CHECK_EQ(cfg.restart_period_ms, 5000u);
-  CHECK_EQ(cfg.origin.size(), 15u); // 14 settings plus "config"
+  CHECK_EQ(cfg.raft_election_timeout_ms, 150u);
+  CHECK_EQ(cfg.raft_heartbeat_interval_ms, 30u);
+  CHECK_EQ(cfg.raft_snapshot_entries, 10000u);
+  CHECK_EQ(cfg.origin.size(), 18u); // 17 settings plus "config"
   for (auto& [key, origin] : cfg.origin) {
     CAPTURE(key);
     CHECK_EQ(origin, "default");
@@ -454,7 +457,9 @@ TEST_CASE("config: unknown key in file gives the line") {
                        "role, listen, advertise, seeds, data-dir, "
                        "admin-listen, log-level, log-format, "
                        "heartbeat-interval-ms, connection-timeout-ms, "
-                       "mailbox-capacity, max-restarts, restart-period-ms)");
+                       "mailbox-capacity, max-restarts, restart-period-ms, "
+                       "raft-election-timeout-ms, raft-heartbeat-interval-ms, "
+                       "raft-snapshot-entries)");
   temp_file typo{"lisen = \"h:1\"\n"};
   CHECK_EQ(load_error({"--config", typo.path}),
            typo.path + ":1: unknown key 'lisen' (did you mean 'listen'?)");
@@ -547,4 +552,15 @@ TEST_CASE("config: dump round trip gives the same effective config") {
   // And the reloaded config dumps the same values, apart from comments.
   CHECK_EQ(without_comments(dump_config(*again.config)),
            without_comments(dump_config(original)));
+}
+
+TEST_CASE("config: the raft heartbeat must stay below a third of the election timeout") {
+  CHECK_EQ(load_error({"--raft-election-timeout-ms", "90", "--raft-heartbeat-interval-ms", "40"}),
+           "raft-heartbeat-interval-ms 40 must be below a third of raft-election-timeout-ms 90");
+  auto ok = load_node_config(std::vector<std::string>{"--raft-election-timeout-ms", "300",
+                                                      "--raft-heartbeat-interval-ms", "100"},
+                             {});
+  REQUIRE(ok.config);
+  CHECK_EQ(ok.config->raft_election_timeout_ms, 300u);
+  CHECK(load_error({"--raft-snapshot-entries", "5"}).find("from 10 to 100000000") != std::string::npos);
 }
