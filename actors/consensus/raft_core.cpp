@@ -46,16 +46,13 @@ raft_core::raft_core(config cfg, persisted_state restored, std::uint64_t seed)
     rng_(seed),
     term_(restored.state.term),
     voted_for_(restored.state.voted_for),
-    log_(std::move(restored.log)),
     persisted_state_(restored.state),
     checked_term_(restored.state.term) {
   // Programmer errors in the configuration: fail at once, not at first use.
   require(cfg_.id != no_node, "config: id must be non-zero");
   require(cfg_.initial.voters.count(no_node) == 0 && cfg_.initial.learners.count(no_node) == 0,
           "config: member ids must be non-zero");
-  base_members_ = cfg_.initial;
-  for (index_t i = log_.first_index(); i <= log_.last_index(); ++i)
-    note_appended(log_.at(i));
+  restore(restored);
   require(cfg_.election_timeout_ticks > cfg_.heartbeat_interval_ticks
             && cfg_.heartbeat_interval_ticks > 0,
           "config: need 0 < heartbeat_interval_ticks < election_timeout_ticks");
@@ -65,12 +62,46 @@ raft_core::raft_core(config cfg, persisted_state restored, std::uint64_t seed)
   reset_election_timer();
 }
 
+void raft_core::restore(persisted_state& restored) {
+  base_members_ = cfg_.initial;
+  auto& log = restored.log;
+  if (!restored.snap) {
+    log_ = raft_log(std::move(log));
+  } else {
+    snapshot_ = std::move(restored.snap);
+    auto& meta = snapshot_->meta;
+    if (!log.empty() && log.back().index < meta.index)
+      log.clear(); // all covered by the snapshot
+    if (log.empty()) {
+      log_ = raft_log({}, meta.index, meta.term);
+    } else {
+      // A compacted log may keep entries the snapshot covers (for slow
+      // followers); the term before its first entry is then unknown.
+      auto first = log.front().index;
+      require(first >= 1 && first <= meta.index + 1, "restored log starts after the snapshot");
+      std::optional<term_t> prev;
+      if (first == 1)
+        prev = 0;
+      else if (first == meta.index + 1)
+        prev = meta.term;
+      log_ = raft_log(std::move(log), first - 1, prev);
+      require(log_.term_at(meta.index) == meta.term, "restored log disagrees with the snapshot");
+    }
+    // The state machine starts from the snapshot, so everything up to it
+    // counts as committed and applied.
+    commit_ = applied_ = checked_commit_ = meta.index;
+    base_members_ = meta.members;
+  }
+  for (auto i = std::max(log_.first_index(), snapshot_index() + 1); i <= log_.last_index(); ++i)
+    note_appended(log_.at(i));
+}
+
 const membership& raft_core::members() const {
   return configs_.empty() ? base_members_ : configs_.rbegin()->second;
 }
 
 index_t raft_core::snapshot_index() const {
-  return 0;
+  return snapshot_ ? snapshot_->meta.index : 0;
 }
 
 bool raft_core::transferring() const {
@@ -124,6 +155,9 @@ void raft_core::tick_leader() {
       }
     }
   }
+  for (auto& [peer, pr] : progress_)
+    if (pr.mode == progress_mode::snapshot && ++pr.snapshot_elapsed >= cfg_.snapshot_retry_ticks)
+      send_snapshot(peer, pr); // lost, or the follower was down
   if (heartbeat_elapsed_ >= cfg_.heartbeat_interval_ticks)
     broadcast_heartbeat();
 }
@@ -230,6 +264,8 @@ void raft_core::step(const message& m) {
           on_append_response(x);
         else if constexpr (std::is_same_v<type, timeout_now>)
           on_timeout_now(x);
+        else if constexpr (std::is_same_v<type, snapshot_request>)
+          on_snapshot_request(x);
       },
       m);
   }
@@ -401,6 +437,13 @@ void raft_core::on_append_success(node_id peer, progress& pr, const append_respo
   require(m.match_index <= log_.last_index(), "follower matched beyond the leader's log");
   pr.match = std::max(pr.match, m.match_index);
   pr.next = std::max(pr.next, pr.match + 1);
+  if (pr.mode == progress_mode::snapshot) {
+    if (pr.match < pr.pending_snapshot) {
+      maybe_commit(); // an older answer; wait for the snapshot's
+      return;
+    }
+    pr.mode = progress_mode::probe; // installed: stream from its end
+  }
   while (!pr.inflight.empty() && pr.inflight.front() <= pr.match)
     pr.inflight.pop_front();
   bool stalled = pr.mode == progress_mode::replicate && pr.match < log_.last_index()
@@ -424,6 +467,8 @@ void raft_core::on_append_reject(node_id peer, progress& pr, const append_respon
   // is an old answer, as is one in probe mode that is not for the last probe.
   if (m.rejected_index <= pr.match && pr.match > 0)
     return;
+  if (pr.mode == progress_mode::snapshot)
+    return; // the snapshot answer decides
   if (pr.mode == progress_mode::probe && m.rejected_index + 1 != pr.next)
     return;
   pr.mode = progress_mode::probe;
@@ -431,6 +476,83 @@ void raft_core::on_append_reject(node_id peer, progress& pr, const append_respon
   pr.inflight.clear();
   pr.probe_sent = false;
   send_append(peer, pr);
+}
+
+// -- snapshots -----------------------------------------------------------------
+
+const membership& raft_core::membership_at(index_t index) const {
+  auto i = configs_.upper_bound(index);
+  return i == configs_.begin() ? base_members_ : std::prev(i)->second;
+}
+
+void raft_core::compact(index_t index, std::string data) {
+  require(index <= applied_, "compact beyond the applied index");
+  if (index <= snapshot_index())
+    return; // not newer than what we have
+  snapshot_ = snapshot{snapshot_meta{index, log_.term_at(index).value(), membership_at(index)},
+                       std::move(data)};
+  snap_unstable_ = true;
+  // Config entries up to `index` are committed, so they can never be
+  // truncated: fold them into the base membership.
+  base_members_ = snapshot_->meta.members;
+  configs_.erase(configs_.begin(), configs_.upper_bound(index));
+  auto trailing = static_cast<index_t>(cfg_.snapshot_trailing_entries);
+  auto keep_from = std::max(log_.first_index(), index + 1 > trailing ? index + 1 - trailing : 1);
+  if (keep_from > log_.first_index()) {
+    require(unstable_from_ == 0 || unstable_from_ >= keep_from, "compacting unstable entries");
+    log_.compact_before(keep_from);
+    compact_before_ = keep_from;
+  }
+  check_invariants();
+}
+
+void raft_core::send_snapshot(node_id peer, progress& pr) {
+  require(snapshot_.has_value(), "a follower needs compacted entries but there is no snapshot");
+  // One outstanding per follower; resent after snapshot_retry_ticks.
+  pr.mode = progress_mode::snapshot;
+  pr.pending_snapshot = snapshot_->meta.index;
+  pr.snapshot_elapsed = 0;
+  pr.inflight.clear();
+  pr.probe_sent = false;
+  send(snapshot_request{cfg_.id, peer, term_, *snapshot_});
+}
+
+void raft_core::on_snapshot_request(const snapshot_request& m) {
+  require(role_ != role::leader, "two leaders in one term");
+  if (role_ != role::follower || leader_ != m.from)
+    become_follower(term_, m.from);
+  election_elapsed_ = 0;
+  append_response r;
+  r.from = cfg_.id;
+  r.to = m.from;
+  r.term = term_;
+  r.success = true;
+  auto& meta = m.snap.meta;
+  if (meta.index <= commit_) {
+    r.match_index = commit_; // nothing new; our committed prefix matches
+    send(r);
+    return;
+  }
+  if (log_.matches(meta.index, meta.term)) {
+    // The suffix after the snapshot agrees with the leader up to there; keep
+    // it. Storage drops its whole log on snap_received, so write it again.
+    log_.compact_before(meta.index + 1);
+    configs_.erase(configs_.begin(), configs_.upper_bound(meta.index));
+    unstable_from_ = log_.last_index() > meta.index ? meta.index + 1 : 0;
+  } else {
+    log_ = raft_log({}, meta.index, meta.term);
+    configs_.clear();
+    unstable_from_ = 0;
+  }
+  base_members_ = meta.members;
+  commit_ = applied_ = meta.index;
+  snapshot_ = m.snap;
+  snap_unstable_ = true;
+  snap_received_ = true;
+  compact_before_ = 0; // the log restarts anyway
+  on_membership_change();
+  r.match_index = meta.index;
+  send(r);
 }
 
 // -- leadership transfer -------------------------------------------------------
@@ -495,6 +617,12 @@ void raft_core::on_timeout_now(const timeout_now&) {
 
 void raft_core::send_append(node_id peer, progress& pr) {
   for (;;) {
+    if (pr.mode == progress_mode::snapshot)
+      return;
+    if (pr.next < log_.first_index() || !log_.term_at(pr.next - 1)) {
+      send_snapshot(peer, pr); // what it needs is compacted away
+      return;
+    }
     if (pr.mode == progress_mode::probe && pr.probe_sent)
       return;
     if (pr.mode == progress_mode::replicate
@@ -525,7 +653,13 @@ void raft_core::send_heartbeat(node_id peer, const progress& pr) {
   r.to = peer;
   r.term = term_;
   r.prev_log_index = pr.match; // known to match, so it cannot be rejected
-  r.prev_log_term = log_.term_at(pr.match).value();
+  if (auto term = log_.term_at(pr.match)) {
+    r.prev_log_term = *term;
+  } else {
+    // Compacted: index 0 is below the follower's commit index (or matches
+    // an empty log), so the heartbeat still cannot be rejected.
+    r.prev_log_index = 0;
+  }
   r.leader_commit = commit_;
   r.heartbeat = true;
   // The newest pending read: a quorum echoing it confirms every read up to it.
@@ -782,8 +916,7 @@ propose_result raft_core::propose_change(const membership_change& change) {
   return result;
 }
 
-void raft_core::compact(index_t, std::string) {
-}
+
 
 void raft_core::append_local(entry_kind kind, std::string command) {
   auto index = log_.last_index() + 1;
@@ -819,12 +952,20 @@ void raft_core::send(message m) {
 
 bool raft_core::has_ready() const {
   return hard_state{term_, voted_for_} != persisted_state_ || unstable_from_ != 0
+         || snap_unstable_ || compact_before_ != 0
          || !outbox_.empty() || applied_ < commit_ || !ready_reads_.empty()
          || !failed_reads_.empty();
 }
 
 ready raft_core::take_ready() {
   ready r;
+  if (snap_unstable_) {
+    r.snap = snapshot_;
+    r.snap_received = snap_received_;
+    snap_unstable_ = snap_received_ = false;
+  }
+  r.compact_before = compact_before_;
+  compact_before_ = 0;
   hard_state current{term_, voted_for_};
   if (current != persisted_state_) {
     r.state = current;
@@ -871,6 +1012,10 @@ void raft_core::check_invariants() {
   require(transfer_target_ == no_node
             || (role_ == role::leader && members().is_voter(transfer_target_)),
           "transferring to a non-voter or while not leading");
+  require(snapshot_index() <= commit_ && snapshot_index() <= applied_,
+          "snapshot beyond the commit or applied index");
+  require(!snapshot_ || log_.first_index() <= snapshot_index() + 1,
+          "gap between the snapshot and the log");
   auto& m = members();
   for (auto& [id, name] : m.learners)
     require(!m.is_voter(id), "a member is both voter and learner");

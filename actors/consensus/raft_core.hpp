@@ -115,7 +115,7 @@ public:
   bool transferring() const;
 
 private:
-  enum class progress_mode : std::uint8_t { probe, replicate };
+  enum class progress_mode : std::uint8_t { probe, replicate, snapshot };
 
   /// The leader's view of one follower (Raft's nextIndex/matchIndex plus the
   /// flow control that etcd-raft calls Progress).
@@ -127,6 +127,8 @@ private:
     std::deque<index_t> inflight;  // in replicate mode: last index of each send
     bool recent_active = false;    // heard from since the last quorum check
     std::uint64_t read_ack = 0;    // newest read sequence number it echoed
+    index_t pending_snapshot = 0;  // in snapshot mode: the index sent
+    std::uint32_t snapshot_elapsed = 0; // in snapshot mode: ticks since sent
   };
 
   /// A ReadIndex request waiting for its quorum round.
@@ -155,11 +157,15 @@ private:
   void on_append_request(const append_request& m);
   void on_append_response(const append_response& m);
   void on_timeout_now(const timeout_now& m);
+  void on_snapshot_request(const snapshot_request& m);
   void reject_stale(const message& m);
 
   // replication
   void send_append(node_id peer, progress& pr);
   void send_heartbeat(node_id peer, const progress& pr);
+  void send_snapshot(node_id peer, progress& pr);
+  void restore(persisted_state& restored);
+  const membership& membership_at(index_t index) const;
   void broadcast_append();
   void broadcast_heartbeat();
   void on_append_success(node_id peer, progress& pr, const append_response& m);
@@ -230,6 +236,10 @@ private:
   hard_state persisted_state_;     // last hard state handed out
   index_t unstable_from_ = 0;      // lowest log index changed since, 0 = none
   std::vector<message> outbox_;
+  std::optional<snapshot> snapshot_; // the newest, kept for lagging followers
+  bool snap_unstable_ = false;       // snapshot_ not handed out in a ready yet
+  bool snap_received_ = false;       // ... and it came from the leader
+  index_t compact_before_ = 0;       // pending ready.compact_before
   std::vector<read_state> ready_reads_;
   std::vector<std::uint64_t> failed_reads_;
 

@@ -31,6 +31,7 @@ struct cluster {
   std::map<node_id, persisted_state> disk;
   std::map<node_id, std::vector<entry>> applied;
   std::map<node_id, std::vector<read_state>> reads;
+  std::map<node_id, int> snaps_received;
   std::map<node_id, std::vector<std::uint64_t>> failed_reads;
   std::deque<message> network;
   std::set<node_id> isolated; // messages to or from these are dropped
@@ -69,12 +70,23 @@ struct cluster {
   void drain(node_id id) {
     auto r = at(id).take_ready();
     auto& d = disk[id];
+    if (r.snap) {
+      d.snap = r.snap;
+      if (r.snap_received) {
+        d.log.clear();
+        ++snaps_received[id];
+      }
+    }
     if (r.state)
       d.state = *r.state;
     if (!r.entries.empty()) {
-      d.log.resize(r.entries.front().index - 1);
+      auto front = r.entries.front().index;
+      while (!d.log.empty() && d.log.back().index >= front)
+        d.log.pop_back();
       d.log.insert(d.log.end(), r.entries.begin(), r.entries.end());
     }
+    while (r.compact_before != 0 && !d.log.empty() && d.log.front().index < r.compact_before)
+      d.log.erase(d.log.begin());
     for (auto& m : r.messages)
       network.push_back(std::move(m));
     for (auto& e : r.committed)
@@ -775,4 +787,80 @@ TEST_CASE("raft membership: a truncated config entry takes its membership with i
   c.settle(3);
   CHECK(c.at(2).log().at(2).kind == entry_kind::command);
   CHECK(c.at(2).members() == three);
+}
+
+// -- snapshots ----------------------------------------------------------------------
+
+TEST_CASE("raft snapshot: a far-behind follower gets the snapshot, then entries") {
+  cluster c{3, {}, [](config& cfg) { cfg.snapshot_trailing_entries = 0; }};
+  auto leader = c.elect();
+  REQUIRE(leader != no_node);
+  c.settle(2);
+  node_id behind = leader == 3 ? 1 : leader + 1;
+  c.isolated = {behind};
+  for (int i = 0; i < 5; ++i)
+    REQUIRE(c.at(leader).propose("p" + std::to_string(i)));
+  c.drain(leader);
+  c.deliver();
+  c.settle(2);
+  auto index = c.at(leader).commit_index();
+  c.at(leader).compact(index, "state@" + std::to_string(index));
+  c.drain(leader);
+  CHECK(c.at(leader).snapshot_index() == index);
+  CHECK(c.at(leader).log().first_index() == index + 1);
+  REQUIRE(c.disk[leader].snap);
+  CHECK(c.disk[leader].snap->meta.index == index);
+  CHECK(c.disk[leader].snap->meta.members == c.at(leader).members());
+  CHECK(c.disk[leader].log.empty());
+  CHECK(c.snaps_received[leader] == 0);
+
+  c.isolated.clear();
+  c.settle(3);
+  CHECK(c.snaps_received[behind] == 1);
+  CHECK(c.at(behind).snapshot_index() == index);
+  CHECK(c.at(behind).commit_index() >= index);
+  REQUIRE(c.disk[behind].snap);
+  CHECK(c.disk[behind].snap->data == "state@" + std::to_string(index));
+  REQUIRE(c.at(leader).propose("after"));
+  c.drain(leader);
+  c.deliver();
+  c.settle(2);
+  CHECK(commands(c.applied[behind]) == std::vector<std::string>{"after"});
+  CHECK(c.at(behind).log().last_index() == c.at(leader).log().last_index());
+  // What it persisted restarts it at the same place.
+  raft_core again{make_config(behind, {1, 2, 3}), c.disk[behind], 7};
+  CHECK(again.snapshot_index() == index);
+  CHECK(again.commit_index() == index);
+  CHECK(again.log().last_index() == c.at(leader).log().last_index());
+}
+
+TEST_CASE("raft snapshot: restart from a snapshot and the log after it") {
+  membership three;
+  for (node_id id = 1; id <= 3; ++id)
+    three.voters.emplace(id, std::to_string(id));
+  auto four = three;
+  four.learners.emplace(4, "4");
+  persisted_state p;
+  p.state = {2, 1};
+  p.snap = snapshot{snapshot_meta{3, 1, three}, "s"};
+  SUBCASE("log right after the snapshot") {
+    p.log = {make_entry(2, 4, "d"), entry{2, 5, entry_kind::config, encode_membership(four)}};
+    raft_core core{make_config(1, {}), p, 1};
+    CHECK(core.snapshot_index() == 3);
+    CHECK(core.commit_index() == 3);
+    CHECK(core.log().first_index() == 4);
+    CHECK(core.log().term_at(3) == 1);
+    CHECK(core.members() == four); // the newest config entry wins
+  }
+  SUBCASE("log that keeps entries the snapshot covers") {
+    p.log = {make_entry(1, 2, "b"), make_entry(1, 3, "c"), make_entry(2, 4, "d")};
+    raft_core core{make_config(1, {}), p, 1};
+    CHECK(core.commit_index() == 3);
+    CHECK(core.log().first_index() == 2);
+    CHECK(core.members() == three); // from the snapshot, not cfg.initial
+  }
+  SUBCASE("a log that disagrees with the snapshot is refused") {
+    p.log = {make_entry(2, 3, "c")};
+    CHECK_THROWS_AS(raft_core(make_config(1, {}), p, 1), invariant_violation);
+  }
 }
