@@ -34,7 +34,9 @@ verdict judge_kv_reply(const envelope& reply, const std::string& node) {
   case v1::KV_STATUS_NOT_LEADER:
     if (!msg->leader_node().empty() && msg->leader_node() != node)
       return {verdict::redirect, msg->leader_node(), what};
-    return {verdict::retry, {}, what + ": no leader known yet"};
+    if (msg->error_message().empty())
+      what += ": no leader known yet";
+    return {verdict::retry, {}, what};
   case v1::KV_STATUS_UNAVAILABLE:
   case v1::KV_STATUS_OVERLOADED:
     return {verdict::retry, {}, what};

@@ -21,7 +21,27 @@ struct call_state {
   int attempts = 0;
   bool first_answered = false;
   milliseconds backoff{0};
+  std::string failed_node; // a redirect target that did not answer
+  int failed_skips = 0;    // redirects to it turned into waits
 };
+
+// After a leader dies, the other members keep naming it until they elect a
+// new one (an election timeout, 150 to 300 ms by default). Redirecting to it
+// again would spend the redirect limit on a dead member, so wait instead, a
+// few times: by then the backoff has outgrown an election, and a member
+// that came back and leads again gets its redirect.
+constexpr int max_failed_skips = 3;
+
+verdict avoid_failed(verdict v, call_state& st) {
+  if (v.kind != verdict::redirect || v.node != st.failed_node
+      || st.failed_skips == max_failed_skips)
+    return v;
+  ++st.failed_skips;
+  return {verdict::retry,
+          {},
+          member_name(st.target) + " still names " + v.node
+              + " as leader, which did not answer: waiting for an election"};
+}
 
 bool not_understood(const caf::error& err) {
   return is(err, errc::unexpected_message) || is(err, errc::bad_message)
@@ -121,6 +141,11 @@ outcome<envelope> call_member(const call_env& env, const call_policy& policy,
       st.first_answered = true;
     auto v = reply ? judge(*reply, st.target)
                    : judge_error(reply.error(), first_node, st);
+    if (!reply && v.kind == verdict::restart && st.failed_node != st.target) {
+      st.failed_node = st.target;
+      st.failed_skips = 0;
+    }
+    v = avoid_failed(std::move(v), st);
     switch (v.kind) {
     case verdict::done:
       return std::move(*reply);
@@ -135,6 +160,7 @@ outcome<envelope> call_member(const call_env& env, const call_policy& policy,
       continue;
     case verdict::restart:
       st.target = first_node;
+      st.path.push_back(first_node);
       [[fallthrough]];
     case verdict::retry:
       if (!back_off(env, policy, st, deadline))

@@ -82,7 +82,9 @@ verdict judge_admin_reply(const envelope& reply, const std::string& node) {
   case v1::PROPOSE_STATUS_NOT_LEADER:
     if (!msg->leader_node().empty() && msg->leader_node() != node)
       return {verdict::redirect, msg->leader_node(), what};
-    return {verdict::retry, {}, what + ": no leader known yet"};
+    if (msg->error_message().empty())
+      what += ": no leader known yet";
+    return {verdict::retry, {}, what};
   case v1::PROPOSE_STATUS_OVERLOADED:
   case v1::PROPOSE_STATUS_OUTCOME_UNKNOWN:
     return {verdict::retry, {}, what};
@@ -113,6 +115,31 @@ outcome<v1::RaftAdminReply> execute_admin(const call_env& env,
                    with_message(v1::ProposeStatus_Name(msg->status()),
                                 msg->error_message())};
   return std::move(*msg);
+}
+
+std::string admin_summary(admin_op op, const std::string& node, bool learner,
+                          const v1::RaftAdminReply& reply) {
+  const v1::RaftMemberStatus* found = nullptr;
+  for (auto& m : reply.members())
+    if (m.node_id() == node)
+      found = &m;
+  switch (op) {
+  case admin_op::transfer_leader:
+    return "leadership transferred to " + node;
+  case admin_op::remove_member:
+    return found ? "asked to remove " + node + "; it is still listed"
+                 : node + " is not a member (any more)";
+  case admin_op::add_member:
+  case admin_op::promote_member:
+    break;
+  }
+  if (!found)
+    return "the leader accepted the change, but its reply does not list "
+           + node;
+  if (found->voter())
+    return node + " is a voter";
+  return node + " is a learner"
+         + (learner ? "" : "; the leader promotes it once it has caught up");
 }
 
 std::string render_membership(const v1::RaftAdminReply& reply) {

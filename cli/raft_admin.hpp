@@ -38,6 +38,19 @@ outcome<v1::RaftAdminReply> execute_admin(const call_env& env,
                                           const std::string& first_node,
                                           const envelope& request);
 
+enum class admin_op {
+  transfer_leader,
+  add_member,
+  promote_member,
+  remove_member
+};
+
+/// One line on what the membership now says about `node`, from an OK reply
+/// (the leader answers OK without a change when there is nothing to do, so
+/// "removed n9" would be wrong for a node that never was a member).
+std::string admin_summary(admin_op op, const std::string& node, bool learner,
+                          const v1::RaftAdminReply& reply);
+
 /// NODE MEMBER KIND MATCH for the membership in an OK reply.
 std::string render_membership(const v1::RaftAdminReply& reply);
 

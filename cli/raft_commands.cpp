@@ -30,20 +30,43 @@ int cmd_status(client& c, const caf::actor& gw, const options& opts) {
   return exit_ok;
 }
 
-// Runs an admin request and prints `done` and the membership afterwards.
-command admin_command(envelope request, std::string done) {
-  return [request = std::move(request), done = std::move(done)](
-             client& c, const caf::actor& gw, const options& opts) -> int {
+// RaftAdminReply carries the membership afterwards; when a reply leaves it
+// out (a transfer's does today), the table reads it from the leader's status.
+void fill_membership(const member_target& target, v1::RaftAdminReply& reply) {
+  if (!reply.members().empty())
+    return;
+  auto view
+      = gather_raft_status(target.env, target.policy, target.endpoint_node);
+  if (!view)
+    return;
+  for (auto& row : view->rows)
+    if (row.status && row.node_id == view->leader)
+      *reply.mutable_members() = row.status->members();
+}
+
+struct admin_request {
+  envelope msg;
+  admin_op op;
+  std::string node;
+  bool learner = false;
+};
+
+// Runs an admin request and prints what it did and the membership afterwards.
+command admin_command(admin_request req) {
+  return [req = std::move(req)](client& c, const caf::actor& gw,
+                                const options& opts) -> int {
     auto target = reach_members(c, gw, opts);
     if (!target)
       return fail(target.error());
     auto reply = execute_admin(target->env, target->policy,
-                               target->endpoint_node, request);
+                               target->endpoint_node, req.msg);
     if (!reply)
       return fail(reply.error());
     if (opts.json())
       return print_json(pack(*reply));
-    std::fputs((done + "\n" + render_membership(*reply)).c_str(), stdout);
+    fill_membership(*target, *reply);
+    auto line = admin_summary(req.op, req.node, req.learner, *reply);
+    std::fputs((line + "\n" + render_membership(*reply)).c_str(), stdout);
     return exit_ok;
   };
 }
@@ -60,9 +83,8 @@ void add_transfer(CLI::App& raft, chosen_command& chosen) {
   auto node = std::make_shared<std::string>();
   with_node(raft, "transfer-leader", "hand leadership to NODE (a voter)", *node)
       ->callback([&chosen, node] {
-        chosen.online
-            = admin_command(pack(checked(build_transfer_leader(*node))),
-                            "leadership transferred to " + *node);
+        auto msg = pack(checked(build_transfer_leader(*node)));
+        chosen.online = admin_command({msg, admin_op::transfer_leader, *node});
       });
 }
 
@@ -76,11 +98,8 @@ void add_add(CLI::App& raft, chosen_command& chosen) {
   sub->add_flag("--learner", *learner,
                 "keep it a learner (promote-member later)");
   sub->callback([&chosen, node, learner] {
-    auto req = checked(build_add_member(*node, *learner));
-    chosen.online = admin_command(
-        pack(req),
-        "added " + *node + " as a learner"
-            + (*learner ? "" : "; the leader promotes it once caught up"));
+    auto msg = pack(checked(build_add_member(*node, *learner)));
+    chosen.online = admin_command({msg, admin_op::add_member, *node, *learner});
   });
 }
 
@@ -88,9 +107,8 @@ void add_promote(CLI::App& raft, chosen_command& chosen) {
   auto node = std::make_shared<std::string>();
   with_node(raft, "promote-member", "make learner NODE a voter", *node)
       ->callback([&chosen, node] {
-        chosen.online
-            = admin_command(pack(checked(build_promote_member(*node))),
-                            "promoted " + *node + " to voter");
+        auto msg = pack(checked(build_promote_member(*node)));
+        chosen.online = admin_command({msg, admin_op::promote_member, *node});
       });
 }
 
@@ -98,8 +116,8 @@ void add_remove(CLI::App& raft, chosen_command& chosen) {
   auto node = std::make_shared<std::string>();
   with_node(raft, "remove-member", "remove NODE's member from the group", *node)
       ->callback([&chosen, node] {
-        chosen.online = admin_command(pack(checked(build_remove_member(*node))),
-                                      "removed " + *node);
+        auto msg = pack(checked(build_remove_member(*node)));
+        chosen.online = admin_command({msg, admin_op::remove_member, *node});
       });
 }
 

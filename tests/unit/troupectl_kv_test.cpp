@@ -450,6 +450,38 @@ TEST_CASE(
                                     "raft/n1", "raft/n2"});
 }
 
+TEST_CASE(
+    "troupectl kv: a dead leader still named by the others is waited out") {
+  scripted net;
+  net.answer(kv_reply(v1::KV_STATUS_NOT_LEADER, "n3"));
+  net.answer(make_error(errc::no_such_actor, "no node hosts 'raft/n3'"));
+  net.answer(kv_reply(v1::KV_STATUS_NOT_LEADER, "n3")); // stale: wait
+  net.answer(kv_reply(v1::KV_STATUS_NOT_LEADER, "n3")); // stale: wait
+  net.answer(kv_reply(v1::KV_STATUS_NOT_LEADER, "n2")); // elected
+  net.answer(ok_put(10));
+  auto reply
+      = kv_session{7}.execute(net.env(), call_policy{}, "n1", put_request());
+  REQUIRE(reply);
+  std::vector<std::string> names;
+  for (auto& c : net.calls)
+    names.push_back(c.name);
+  CHECK(names
+        == std::vector<std::string>{"raft/n1", "raft/n3", "raft/n1", "raft/n1",
+                                    "raft/n1", "raft/n2"});
+  CHECK(net.sleeps
+        == std::vector<std::chrono::milliseconds>{50ms, 100ms, 200ms});
+  SUBCASE("after a few waits it is followed again: it may have come back") {
+    net.answer(kv_reply(v1::KV_STATUS_NOT_LEADER, "n3"));
+    net.answer(make_error(errc::no_such_actor, "no node hosts 'raft/n3'"));
+    for (int i = 0; i < 4; ++i)
+      net.answer(kv_reply(v1::KV_STATUS_NOT_LEADER, "n3"));
+    net.answer(ok_put(11));
+    REQUIRE(
+        kv_session{8}.execute(net.env(), call_policy{}, "n1", put_request()));
+    CHECK(net.calls.back().name == "raft/n3");
+  }
+}
+
 TEST_CASE("troupectl kv: final statuses fail with what to do") {
   scripted net;
   auto compacted = kv_reply(v1::KV_STATUS_COMPACTED);
@@ -587,6 +619,26 @@ TEST_CASE("troupectl raft: admin requests follow NOT_LEADER; REJECTED fails") {
   auto again = execute_admin(net.env(), call_policy{}, "n1", req);
   REQUIRE_FALSE(again);
   CHECK(contains(again.error().message, "n4 is already a member"));
+}
+
+TEST_CASE("troupectl raft: the summary line reads the membership afterwards") {
+  v1::RaftAdminReply reply;
+  auto* m = reply.add_members();
+  m->set_node_id("n2");
+  m->set_voter(false);
+  CHECK(admin_summary(admin_op::add_member, "n2", false, reply)
+        == "n2 is a learner; the leader promotes it once it has caught up");
+  CHECK(admin_summary(admin_op::add_member, "n2", true, reply)
+        == "n2 is a learner");
+  m->set_voter(true);
+  CHECK(admin_summary(admin_op::add_member, "n2", false, reply)
+        == "n2 is a voter");
+  CHECK(admin_summary(admin_op::promote_member, "n2", false, reply)
+        == "n2 is a voter");
+  CHECK(admin_summary(admin_op::remove_member, "n9", false, reply)
+        == "n9 is not a member (any more)");
+  CHECK(admin_summary(admin_op::transfer_leader, "n2", false, reply)
+        == "leadership transferred to n2");
 }
 
 namespace {
