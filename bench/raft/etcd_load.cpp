@@ -18,20 +18,29 @@ using namespace std::chrono_literals;
 // After a broken connection a client waits this long before reconnecting,
 // so a dead member does not turn the loop into a busy spin.
 constexpr auto reconnect_delay = 10ms;
+// A put that failed (an error reply, a timeout, a broken connection) is
+// resent after this pause, at most max_attempts times, as the troupe
+// backend does; its latency runs from the first attempt.
+constexpr auto retry_pause = 5ms;
+constexpr uint32_t max_attempts = 50;
 
 struct connection {
   connection(const load_shape& shape, uint32_t id) : keys(shape, id) {}
 
   int fd = -1;
   bool connected = false;
-  bool busy = false; // a put is outstanding
+  bool busy = false;    // a request is on the wire
+  bool pending = false; // a put not yet confirmed, maybe waiting to resend
+  uint32_t attempts = 0;
   std::string out;
   size_t out_sent = 0;
   response_reader reader;
   key_source keys;
   uint64_t op = 0;
-  bench_clock::time_point start;
-  bench_clock::time_point retry_at;
+  bench_clock::time_point start;         // the put's first attempt
+  bench_clock::time_point attempt_start; // this attempt
+  bench_clock::time_point retry_at;      // reconnect
+  bench_clock::time_point resend_at;     // resend the pending put
 };
 
 class etcd_driver {
@@ -60,6 +69,8 @@ private:
   void open(connection& c);
   void close_after_error(connection& c, const std::string& what);
   void begin_put(connection& c);
+  void send_current(connection& c);
+  void after_failure(connection& c);
   void flush(connection& c);
   void on_readable(connection& c);
   void on_event(connection& c, uint32_t events);
@@ -102,16 +113,33 @@ void etcd_driver::close_after_error(connection& c, const std::string& what) {
   c.connected = false;
   c.busy = false;
   c.retry_at = bench_clock::now() + reconnect_delay;
+  after_failure(c);
+}
+
+// The pending put failed: resend it later, or give up on it.
+void etcd_driver::after_failure(connection& c) {
+  c.busy = false;
+  c.resend_at = bench_clock::now() + retry_pause;
+  if (c.attempts >= max_attempts)
+    c.pending = false;
 }
 
 void etcd_driver::begin_put(connection& c) {
   auto key = c.keys.next_key();
   c.out = format_post(member_, "/v3/kv/put",
                       etcd_put_json(key, c.keys.value_for(c.op++)));
+  c.start = bench_clock::now();
+  c.attempts = 0;
+  c.pending = true;
+  send_current(c);
+}
+
+void etcd_driver::send_current(connection& c) {
+  ++c.attempts;
   c.out_sent = 0;
   c.reader.reset();
   c.busy = true;
-  c.start = bench_clock::now();
+  c.attempt_start = bench_clock::now();
   flush(c);
 }
 
@@ -134,11 +162,15 @@ void etcd_driver::finish_put(connection& c) {
   auto done = bench_clock::now();
   c.busy = false;
   auto revision = etcd_header_revision(c.reader.body());
-  if (c.reader.status() == 200 && revision > 0)
+  bool ok = c.reader.status() == 200 && revision > 0;
+  if (ok) {
+    c.pending = false;
     record_ok(tally_, win_, c.start, done, revision);
-  else
+  } else {
     record_error(tally_, "HTTP " + std::to_string(c.reader.status()) + ": "
                              + c.reader.body().substr(0, 200));
+    after_failure(c);
+  }
   if (!c.reader.keep_alive()) {
     ::close(c.fd);
     c.fd = -1;
@@ -146,7 +178,8 @@ void etcd_driver::finish_put(connection& c) {
     c.retry_at = done;
     return;
   }
-  if (issuing(done))
+  // A failed put waits for check_timers to resend it.
+  if (ok && issuing(done))
     begin_put(c);
 }
 
@@ -176,10 +209,12 @@ void etcd_driver::on_event(connection& c, uint32_t events) {
       return close_after_error(c, "connect " + member_.to_string() + ": "
                                       + std::strerror(err));
     c.connected = true;
-    if (issuing(bench_clock::now()))
-      begin_put(c);
-    else
+    if (!issuing(bench_clock::now()))
       watch(c, EPOLLIN, EPOLL_CTL_MOD);
+    else if (c.pending)
+      send_current(c);
+    else
+      begin_put(c);
     return;
   }
   if ((events & EPOLLOUT) != 0 && c.busy)
@@ -190,10 +225,12 @@ void etcd_driver::on_event(connection& c, uint32_t events) {
 
 void etcd_driver::check_timers(bench_clock::time_point now) {
   for (auto& c : conns_) {
-    if (c->busy && now - c->start > shape_.op_timeout)
+    if (c->busy && now - c->attempt_start > shape_.op_timeout)
       close_after_error(*c, "no reply within the op timeout");
     else if (c->fd < 0 && now >= c->retry_at && issuing(now))
       open(*c);
+    else if (c->connected && !c->busy && now >= c->resend_at && issuing(now))
+      c->pending ? send_current(*c) : begin_put(*c);
   }
 }
 

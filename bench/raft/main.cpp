@@ -130,8 +130,11 @@ int run(const options& opts) {
     auto clusters = make_clusters(opts, root, sys.get());
     rc = run_scenario(clusters, opts);
   } // every cluster stops its members here, by PID
-  if (!opts.keep_data)
+  // A failed check keeps the member logs for a look at why.
+  if (!opts.keep_data && rc == 0)
     remove_tree(root);
+  else
+    std::printf("# kept %s\n", root.c_str());
   print_load_average("end");
   return rc;
 }

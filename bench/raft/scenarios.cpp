@@ -178,21 +178,30 @@ struct idle_watch {
   uint64_t unreachable = 0;    // status polls that failed
 };
 
-void observe(idle_watch& w, const std::vector<member_view>& now) {
+// Prints every change as it is seen, so that a failed check shows when and
+// where the elections happened.
+void observe(const std::string& system, idle_watch& w,
+             const std::vector<member_view>& now, double at_s) {
   for (size_t i = 0; i < now.size(); ++i) {
     if (!now[i].reachable) {
       ++w.unreachable;
       continue;
     }
-    if (!w.last[i].reachable) {
-      w.last[i] = now[i];
-      continue;
+    auto& last = w.last[i];
+    if (last.reachable
+        && (now[i].term != last.term || now[i].leader != last.leader)) {
+      std::printf("idle-change system=%s t=%.2fs member=%s term=%llu->%llu "
+                  "leader=%s->%s\n",
+                  system.c_str(), at_s, now[i].id.c_str(),
+                  static_cast<unsigned long long>(last.term),
+                  static_cast<unsigned long long>(now[i].term),
+                  last.leader.c_str(), now[i].leader.c_str());
+      if (now[i].term > last.term)
+        w.term_changes += now[i].term - last.term;
+      if (now[i].leader != last.leader)
+        ++w.leader_changes;
     }
-    if (now[i].term > w.last[i].term)
-      w.term_changes += now[i].term - w.last[i].term;
-    if (now[i].leader != w.last[i].leader)
-      ++w.leader_changes;
-    w.last[i] = now[i];
+    last = now[i];
   }
 }
 
@@ -206,11 +215,15 @@ int run_idle(cluster_list& clusters, const options& opts) {
     leader_or_die(*c, milliseconds{opts.startup_timeout_ms}, "before idle");
     watches.push_back({status_all(*c, status_timeout)});
   }
-  auto end = bench_clock::now() + std::chrono::seconds{opts.idle_seconds};
+  auto begin = bench_clock::now();
+  auto end = begin + std::chrono::seconds{opts.idle_seconds};
   while (bench_clock::now() < end) {
     std::this_thread::sleep_for(milliseconds{opts.poll_ms});
-    for (size_t k = 0; k < clusters.size(); ++k)
-      observe(watches[k], status_all(*clusters[k], status_timeout));
+    for (size_t k = 0; k < clusters.size(); ++k) {
+      auto views = status_all(*clusters[k], status_timeout);
+      std::chrono::duration<double> at = bench_clock::now() - begin;
+      observe(clusters[k]->name(), watches[k], views, at.count());
+    }
   }
   for (size_t k = 0; k < clusters.size(); ++k) {
     auto& w = watches[k];

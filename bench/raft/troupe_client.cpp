@@ -22,23 +22,42 @@ envelope make_put(uint64_t client_id, uint64_t request_id,
   return pack(req);
 }
 
-int64_t put_revision(const envelope& reply, std::string& error) {
+put_reply classify_put(const envelope& reply) {
+  put_reply out;
   auto msg = unpack<v1::KvReply>(reply);
   if (!msg) {
-    error = "not a KvReply: " + describe(msg.error());
-    return 0;
+    out.error = "not a KvReply: " + describe(msg.error());
+    return out;
   }
-  if (msg->status() != v1::KV_STATUS_OK) {
-    error
-        = v1::KvStatus_Name(msg->status()) + " " + msg->error_message()
-          + (msg->leader_node().empty() ? "" : " leader=" + msg->leader_node());
-    return 0;
+  auto status = msg->status();
+  if (status == v1::KV_STATUS_OK) {
+    if (msg->header().revision() > 0) {
+      out.outcome = put_outcome::ok;
+      out.revision = msg->header().revision();
+    } else {
+      out.error = "KV_STATUS_OK without a header revision";
+    }
+    return out;
   }
-  if (msg->header().revision() <= 0) {
-    error = "KV_STATUS_OK without a header revision";
-    return 0;
+  out.error
+      = v1::KvStatus_Name(status) + " " + msg->error_message()
+        + (msg->leader_node().empty() ? "" : " leader=" + msg->leader_node());
+  if (status == v1::KV_STATUS_NOT_LEADER && !msg->leader_node().empty()) {
+    out.outcome = put_outcome::redirect;
+    out.leader_node = msg->leader_node();
+  } else if (status == v1::KV_STATUS_NOT_LEADER
+             || status == v1::KV_STATUS_UNAVAILABLE
+             || status == v1::KV_STATUS_OUTCOME_UNKNOWN
+             || status == v1::KV_STATUS_OVERLOADED) {
+    out.outcome = put_outcome::retry;
   }
-  return msg->header().revision();
+  return out;
+}
+
+int64_t put_revision(const envelope& reply, std::string& error) {
+  auto r = classify_put(reply);
+  error = std::move(r.error);
+  return r.revision;
 }
 
 std::string member_name(const std::string& node_id) {

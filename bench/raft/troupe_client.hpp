@@ -38,6 +38,25 @@ auto request_named(Self* self, gateway_path path, const caf::actor& gateway,
 envelope make_put(uint64_t client_id, uint64_t request_id,
                   const std::string& key, const std::string& value);
 
+/// What a client should do after a put's reply (proto/troupe/kv.proto,
+/// KvStatus).
+enum class put_outcome {
+  ok,       // KV_STATUS_OK with a header revision
+  redirect, // NOT_LEADER naming the leader: resend there
+  retry,    // NOT_LEADER without a leader, UNAVAILABLE, OUTCOME_UNKNOWN,
+            // OVERLOADED: resend the same request (same ids) after a pause
+  fail,     // anything else: the request itself is wrong
+};
+
+struct put_reply {
+  put_outcome outcome = put_outcome::fail;
+  int64_t revision = 0;    // ok only
+  std::string leader_node; // redirect only
+  std::string error;       // all but ok
+};
+
+put_reply classify_put(const envelope& reply);
+
 /// The header revision of `reply` if it is a KvReply with KV_STATUS_OK and
 /// a positive revision; otherwise 0 and `error` says what it was.
 int64_t put_revision(const envelope& reply, std::string& error);

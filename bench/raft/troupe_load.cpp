@@ -24,6 +24,12 @@ struct shared_run {
   std::vector<load_result> tallies;
 };
 
+// A put that gets a retryable reply is resent with the same ids (the state
+// machine answers a duplicate exactly once) after this pause, at most
+// max_attempts times; a redirect to the named leader is resent at once.
+constexpr auto retry_pause = 5ms;
+constexpr uint32_t max_attempts = 50;
+
 struct client_state {
   troupe_target target;
   load_shape shape;
@@ -32,6 +38,9 @@ struct client_state {
   uint32_t index = 0;
   std::optional<key_source> keys;
   uint64_t request_id = 0;
+  envelope pending;                // the current put, kept for resends
+  bench_clock::time_point started; // its first attempt
+  uint32_t attempts = 0;
   load_result tally;
   caf::actor coordinator;
   static inline const char* name = "kv_bench_client";
@@ -58,33 +67,72 @@ void on_put_error(client_actor* self, const std::string& what) {
   self->state.run->errors.fetch_add(1, std::memory_order_relaxed);
 }
 
+void next_put(client_actor* self);
+void send_pending(client_actor* self);
+
+// After an error reply: resend the same put (after `pause` if nonzero), or
+// give up on it after max_attempts and start the next one.
+void resend_or_next(client_actor* self, std::chrono::milliseconds pause) {
+  auto& st = self->state;
+  if (!issuing(st))
+    return finish(self);
+  if (st.attempts >= max_attempts)
+    return next_put(self);
+  if (pause.count() == 0)
+    return send_pending(self);
+  self->delayed_send(self, pause, tick_atom_v);
+}
+
+void on_reply(client_actor* self, const envelope& reply) {
+  auto& st = self->state;
+  auto r = classify_put(reply);
+  switch (r.outcome) {
+  case put_outcome::ok:
+    // The latency runs from the first attempt: what the client waited.
+    record_ok(st.tally, st.win, st.started, bench_clock::now(), r.revision);
+    st.run->ok_total.fetch_add(1, std::memory_order_relaxed);
+    return next_put(self);
+  case put_outcome::redirect:
+    on_put_error(self, r.error);
+    // Only the send path reaches a name on another node; route would
+    // answer not_hosted_here, so it keeps asking its own node.
+    if (st.target.path == gateway_path::send) {
+      st.target.node_id = r.leader_node;
+      return resend_or_next(self, 0ms);
+    }
+    return resend_or_next(self, retry_pause);
+  case put_outcome::retry:
+    on_put_error(self, r.error);
+    return resend_or_next(self, retry_pause);
+  case put_outcome::fail:
+    on_put_error(self, r.error);
+    return next_put(self);
+  }
+}
+
+void send_pending(client_actor* self) {
+  auto& st = self->state;
+  ++st.attempts;
+  request_named(self, st.target.path, st.target.gateway, st.shape.op_timeout,
+                member_name(st.target.node_id), st.pending)
+      .then([=](envelope& reply) { on_reply(self, reply); },
+            [=](caf::error& err) {
+              on_put_error(self, describe(err));
+              resend_or_next(self, retry_pause);
+            });
+}
+
 void next_put(client_actor* self) {
   auto& st = self->state;
   if (!issuing(st))
     return finish(self);
   auto key = st.keys->next_key();
   auto op = st.request_id++;
-  auto msg = make_put(st.target.client_id_base + st.index, st.request_id, key,
-                      st.keys->value_for(op));
-  auto start = bench_clock::now();
-  request_named(self, st.target.path, st.target.gateway, st.shape.op_timeout,
-                member_name(st.target.node_id), std::move(msg))
-      .then(
-          [=](envelope& reply) {
-            auto done = bench_clock::now();
-            std::string error;
-            if (auto rev = put_revision(reply, error); rev > 0) {
-              record_ok(self->state.tally, self->state.win, start, done, rev);
-              self->state.run->ok_total.fetch_add(1, std::memory_order_relaxed);
-            } else {
-              on_put_error(self, error);
-            }
-            next_put(self);
-          },
-          [=](caf::error& err) {
-            on_put_error(self, describe(err));
-            next_put(self);
-          });
+  st.pending = make_put(st.target.client_id_base + st.index, st.request_id, key,
+                        st.keys->value_for(op));
+  st.started = bench_clock::now();
+  st.attempts = 0;
+  send_pending(self);
 }
 
 caf::behavior put_client(client_actor* self, troupe_target target,
@@ -100,8 +148,8 @@ caf::behavior put_client(client_actor* self, troupe_target target,
   st.keys.emplace(shape, index);
   st.coordinator = std::move(coordinator);
   next_put(self);
-  // No messages of its own: replies arrive through .then.
-  return {[](tick_atom) {}};
+  // The only message of its own: the end of a retry pause.
+  return {[=](tick_atom) { send_pending(self); }};
 }
 
 } // namespace
