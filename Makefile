@@ -10,7 +10,7 @@ CTL       := $(BUILD)/cli/troupectl
 # ccache and precompiled headers need these to share cached objects.
 export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
 
-.PHONY: all deps configure build test unit integration run bench bench-named bench-raft \
+.PHONY: all deps configure build test unit sim integration run bench bench-named bench-raft \
         bench-deps fuzz sanitize clean
 
 all: build
@@ -33,6 +33,13 @@ test: build
 
 unit: build
 	$(BUILD)/tests/troupe_unit_tests
+
+# The seeded Raft simulation with 20x the schedules of `make test` (about a
+# minute per 20k on this machine). SIM_SCHEDULES=N for more; a failure
+# prints its seed, and TROUPE_RAFT_SIM_SEED=S replays it.
+SIM_SCHEDULES ?= 100000
+sim: build
+	TROUPE_RAFT_SIM_SCHEDULES=$(SIM_SCHEDULES) $(BUILD)/tests/troupe_unit_tests -tc='raft sim*'
 
 integration: build
 	$(BUILD)/tests/troupe_integration_tests
