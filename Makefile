@@ -51,7 +51,7 @@ run: build
 	$(NODE) --node-id n1 --role all --listen 127.0.0.1:7400 --data-dir ./data
 
 # Every benchmark: named send vs bare CAF (docs/bench-named-send.md), then
-# troupe's consensus KV vs etcd 3.4 (docs/bench-raft.md, about 10 minutes).
+# troupe's consensus KV vs etcd 3.4 (docs/bench-raft.md, about 6 minutes).
 bench: bench-named bench-raft
 
 bench-named: build
