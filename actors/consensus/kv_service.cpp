@@ -235,17 +235,30 @@ void kv_service::on_tick(raft::shell_actor* self) {
 
 // Lease expiry is decided by the leader's clock and goes through the log, so
 // that every replica revokes the same leases at the same log position
-// (docs/kv.md, "Lease expiry").
+// (docs/kv.md, "Lease expiry"). A new leader first gives every lease one full
+// TTL from the moment it took over, as etcd's lessor does on promotion:
+// keepalives sent to the old leader in its last moments, or lost during the
+// election, must not make a lease expire early.
 void kv_service::expire_leases(raft::shell_actor* self) {
   auto& st = self->state;
-  if (st.core->current_role() != raft::role::leader || lease_expiry_pending_
-      || kv_.lease_count() == 0)
+  if (st.core->current_role() != raft::role::leader) {
+    leader_term_ = 0;
     return;
+  }
   auto now = clock_();
+  if (leader_term_ != st.core->term()) {
+    leader_term_ = st.core->term();
+    leader_since_ms_ = now;
+  }
+  if (lease_expiry_pending_ || kv_.lease_count() == 0)
+    return;
   if (now - last_lease_check_ms_ < limits_.lease_check_interval_ms)
     return;
   last_lease_check_ms_ = now;
   auto ids = kv_.expired_leases(now, 1000);
+  std::erase_if(ids, [&](std::int64_t id) {
+    return now < leader_since_ms_ + 1000 * kv_.lease_ttl_seconds(id);
+  });
   if (ids.empty())
     return;
   v1::KvCommand cmd;

@@ -83,6 +83,8 @@ private:
   kv_state kv_;
   std::deque<parked_watch> watches_;
   std::int64_t last_lease_check_ms_ = 0;
+  std::uint64_t leader_term_ = 0;     // the term this member last led in
+  std::int64_t leader_since_ms_ = 0;  // when it started leading in it
   bool lease_expiry_pending_ = false;
 };
 

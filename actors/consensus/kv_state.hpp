@@ -98,6 +98,11 @@ public:
   std::size_t lease_count() const {
     return leases_.size();
   }
+  /// The TTL a lease was granted with; 0 if there is no such lease.
+  std::int64_t lease_ttl_seconds(std::int64_t id) const {
+    auto i = leases_.find(id);
+    return i == leases_.end() ? 0 : i->second.ttl_seconds;
+  }
   std::size_t client_count() const {
     return clients_.size();
   }

@@ -580,9 +580,20 @@ v1::RaftAdminReply admin_reply(const shell_state& st, v1::ProposeStatus status,
   return reply;
 }
 
+// The member id of the node named `node`: from the membership when it is a
+// member (ids there are authoritative), else the id a new member gets.
+node_id id_of(const shell_state& st, const std::string& node) {
+  auto& m = st.core->members();
+  for (auto* group : {&m.voters, &m.learners})
+    for (auto& [id, name] : *group)
+      if (name == node)
+        return id;
+  return member_id_for(node);
+}
+
 std::optional<membership_change> change_for(shell_state& st, const v1::RaftMembershipChange& req,
                                             std::string& why) {
-  auto id = member_id_for(req.node_id());
+  auto id = id_of(st, req.node_id());
   auto& m = st.core->members();
   switch (req.op()) {
     case v1::RaftMembershipChange::ADD_LEARNER:
@@ -640,7 +651,7 @@ caf::result<envelope> on_transfer(shell_actor* self, const envelope& env) {
   if (!req)
     return std::move(req.error());
   auto& st = self->state;
-  auto target = member_id_for(req->node_id());
+  auto target = id_of(st, req->node_id());
   if (st.core->leader() == target)
     return pack(admin_reply(st, v1::PROPOSE_STATUS_OK, {}));
   if (st.transfer)

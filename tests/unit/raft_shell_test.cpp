@@ -378,3 +378,42 @@ TEST_CASE_FIXTURE(raft_cluster, "kv service: a long-polling watch is answered by
   CHECK(got->next_revision() == 2);
   caf::anon_send_exit(client, caf::exit_reason::user_shutdown);
 }
+
+TEST_CASE_FIXTURE(raft_cluster, "kv service: a new leader gives every lease a full TTL before expiring it") {
+  use_kv = true;
+  for (node_id id : {1, 2, 3})
+    start(id);
+  auto leader = await_leader();
+  advance(3);
+  v1::KvRequest grant;
+  grant.mutable_lease_grant()->set_ttl_seconds(2);
+  auto granted = kv_call(*this, leader, grant);
+  REQUIRE(granted.status() == v1::KV_STATUS_OK);
+  auto put = put_request("leased", "v", 1);
+  put.mutable_put()->set_lease(granted.lease_grant().id());
+  REQUIRE(kv_call(*this, leader, put).status() == v1::KV_STATUS_OK);
+  auto present = [&](node_id id) {
+    auto r = kv_call(*this, id, get_request("leased", true));
+    return r.range().kvs_size() == 1;
+  };
+  // Leadership moves 1.9 s into the 2 s lease.
+  now_ms += 1900;
+  auto target = leader == 1 ? node_id{2} : node_id{1};
+  v1::RaftTransferLeader transfer;
+  transfer.set_node_id(std::to_string(target));
+  auto moved = request<envelope>(members.at(leader), pack(transfer));
+  advance(30);
+  REQUIRE(status(target).role() == "leader");
+  // Past the lease's deadline, but within a TTL of the new leader taking
+  // over: the lease lives on.
+  now_ms += 600;
+  advance(10);
+  CHECK(present(target));
+  // A full TTL after the takeover, with no keepalive: the leader revokes it
+  // through the log, on every member.
+  now_ms += 1600;
+  advance(10);
+  CHECK_FALSE(present(target));
+  advance(5);
+  CHECK_FALSE(present(leader));
+}
