@@ -31,9 +31,11 @@ struct load_shape {
   uint64_t seed = 1;
   /// A put without a reply after this long is an error.
   std::chrono::milliseconds op_timeout{5000};
-  /// A run with more errors than this stops early (a broken cluster must not
-  /// spin the loop for the whole window).
-  uint64_t max_errors = 10000;
+  /// A run with more errors than this stops early. Failed puts are resent
+  /// after 5 ms, so 64 clients without a leader make about 13k errors per
+  /// second: an election costs a few thousand, and only a cluster that is
+  /// down for most of the window reaches the bound.
+  uint64_t max_errors = 100000;
 };
 
 /// How a failover probe puts: a new put to every target each `interval`,
