@@ -179,13 +179,58 @@ void release_persisted_prefix(shell_actor* self) {
   }
 }
 
+// A heartbeat answer promises only that the log matches the leader's up to
+// its match_index. Capped at what is durable, that promise holds at once, so
+// it goes out now instead of queueing behind other batches' fsyncs: under a
+// slow disk that queue would delay every answer and make the leader's
+// check-quorum believe it lost its followers. (A lower match_index is a
+// weaker true claim; the leader keeps the highest it heard.) Everything else
+// still waits for its own batch.
+bool may_send_early(const message& m) {
+  auto* r = std::get_if<append_response>(&m);
+  return r != nullptr && r->heartbeat && r->success;
+}
+
+void send_early(shell_actor* self, ready& batch) {
+  auto& st = self->state;
+  if (batch.messages.empty())
+    return;
+  std::vector<message> rest;
+  for (auto& m : batch.messages) {
+    if (!may_send_early(m)) {
+      rest.push_back(std::move(m));
+      continue;
+    }
+    auto& r = std::get<append_response>(m);
+    r.match_index = std::min(r.match_index, st.durable_upto);
+    auto wire = to_proto(m);
+    wire.set_from_node(st.cfg.node_name);
+    auto to = message_to(m);
+    auto i = st.node_names.find(to);
+    st.deps.send(self, to, i == st.node_names.end() ? std::string{} : i->second, pack(wire));
+  }
+  batch.messages = std::move(rest);
+}
+
 // Step 1 of a ready batch: submit its write. The completion may run on the
 // writer thread, so it only sends this actor a message.
 void submit_ready(shell_actor* self, ready batch) {
   auto& st = self->state;
+  send_early(self, batch);
   auto seq = st.next_seq++;
   auto write = to_write(batch);
-  st.inflight.push_back({seq, !write.has_value(), std::move(batch)});
+  index_t first = 0, last = 0;
+  if (batch.snap_received && batch.snap) {
+    first = 1; // the stored log is replaced
+    last = batch.snap->meta.index;
+  }
+  if (!batch.entries.empty()) {
+    first = first == 0 ? batch.entries.front().index : first;
+    last = batch.entries.back().index;
+  }
+  if (first != 0)
+    st.durable_upto = std::min(st.durable_upto, first - 1);
+  st.inflight.push_back({seq, !write.has_value(), std::move(batch), first, last});
   if (!write)
     return;
   auto me = caf::actor_cast<caf::actor>(self);
@@ -195,6 +240,19 @@ void submit_ready(shell_actor* self, ready batch) {
                                                 static_cast<uint8_t>(status.code),
                                                 status.message);
                                });
+}
+
+// A write is durable: the log is on disk up to its last index, except what
+// a later, still pending write replaces.
+void mark_durable(shell_state& st, std::deque<shell_state::inflight_ready>::iterator done) {
+  done->persisted = true;
+  if (done->last_written == 0)
+    return;
+  auto upto = done->last_written;
+  for (auto i = std::next(done); i != st.inflight.end(); ++i)
+    if (i->first_written != 0)
+      upto = std::min(upto, i->first_written - 1);
+  st.durable_upto = std::max(st.durable_upto, upto);
 }
 
 // Proposals made under a term we no longer lead in cannot be answered
@@ -444,9 +502,9 @@ void on_persisted(shell_actor* self, std::uint64_t seq, uint8_t code, const std:
                             + "): " + what));
     return;
   }
-  for (auto& r : st.inflight)
-    if (r.seq == seq)
-      r.persisted = true;
+  for (auto i = st.inflight.begin(); i != st.inflight.end(); ++i)
+    if (i->seq == seq)
+      mark_durable(st, i);
   release_persisted_prefix(self);
   if (!self->getf(caf::abstract_actor::is_terminated_flag))
     after_input(self);
@@ -705,6 +763,9 @@ caf::behavior raft_shell(shell_actor* self, shell_config cfg, shell_deps deps) {
   auto& st = self->state;
   st.deps = std::move(deps);
   std::optional<snapshot> snap = cfg.restored.snap;
+  st.durable_upto = !cfg.restored.log.empty() ? cfg.restored.log.back().index
+                    : snap                    ? snap->meta.index
+                                              : 0;
   st.core = std::make_unique<raft_core>(cfg.core, std::move(cfg.restored), cfg.seed);
   st.cfg = std::move(cfg);
   if (snap) {

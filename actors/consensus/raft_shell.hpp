@@ -187,6 +187,8 @@ struct shell_state {
     std::uint64_t seq = 0;
     bool persisted = false;
     ready batch;
+    index_t first_written = 0; // first log index the write replaces, 0 = none
+    index_t last_written = 0;  // last log index it writes
   };
 
   shell_config cfg;
@@ -197,6 +199,10 @@ struct shell_state {
   index_t last_snapshot = 0;
   std::uint64_t next_seq = 1;
   std::deque<inflight_ready> inflight;         // in submission order
+  /// Every log entry up to here is on disk as the core has it: heartbeat
+  /// answers that claim no more than this go out without waiting behind
+  /// other batches' fsyncs.
+  index_t durable_upto = 0;
   std::map<index_t, pending_proposal> pending; // by log index
   std::uint64_t next_read_context = 1;
   std::map<std::uint64_t, pending_read> reads_unconfirmed; // by context

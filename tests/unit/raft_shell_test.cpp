@@ -417,3 +417,48 @@ TEST_CASE_FIXTURE(raft_cluster, "kv service: a new leader gives every lease a fu
   advance(5);
   CHECK_FALSE(present(leader));
 }
+
+TEST_CASE_FIXTURE(raft_cluster, "raft shell: heartbeat answers do not wait behind a slow write") {
+  auto slow = std::make_shared<deferred_persistence>();
+  start(2);
+  start(3);
+  auto cfg = config_for(1);
+  cfg.core.election_timeout_ticks = 1000; // member 1 never leads here
+  members[1] = sys.spawn(raft_shell, cfg, deps_for(1, slow));
+  node_id leader = no_node;
+  for (int i = 0; i < 200 && leader == no_node; ++i) {
+    advance(1);
+    slow->complete_all();
+    run();
+    for (node_id id : {2, 3})
+      if (status(id).role() == "leader")
+        leader = id;
+  }
+  REQUIRE(leader != no_node);
+  for (int i = 0; i < 10; ++i) {
+    advance(1);
+    slow->complete_all();
+    run();
+  }
+  REQUIRE(slow->waiting.empty());
+  // New entries reach member 1, whose write of them hangs.
+  CHECK(propose(leader, "x").status() == v1::PROPOSE_STATUS_OK);
+  REQUIRE_FALSE(slow->waiting.empty());
+  sent.clear();
+  advance(6); // three heartbeat rounds
+  auto from_1 = std::count_if(sent.begin(), sent.end(), [](auto& p) { return p.first == 1; });
+  CHECK(from_1 >= 2);
+  CHECK_FALSE(slow->waiting.empty());
+  // The leader still counts member 1 as matching only what it durably has.
+  auto s = status(leader);
+  for (auto& m : s.members())
+    if (m.member_id() == 1)
+      CHECK(m.match_index() < s.last_index());
+  slow->complete_all();
+  run();
+  advance(2);
+  s = status(leader);
+  for (auto& m : s.members())
+    if (m.member_id() == 1)
+      CHECK(m.match_index() == s.last_index());
+}
