@@ -186,6 +186,20 @@ void raft_core::become_follower(term_t term, node_id leader) {
   reset_election_timer();
 }
 
+void raft_core::adopt_term(term_t term) {
+  // Paper, Figure 2: a follower's election timer restarts only when it hears
+  // from the current leader or grants a vote, not when a higher term merely
+  // shows up. Otherwise a candidate that cannot win (its log is behind) keeps
+  // restarting the timer of the one member that can, with every vote request
+  // it refuses: without pre-vote the two then campaign in lockstep and their
+  // votes split forever (the simulation's seed 11630, two voters left).
+  auto elapsed = election_elapsed_;
+  auto timeout = randomized_timeout_;
+  become_follower(term, no_node);
+  election_elapsed_ = elapsed;
+  randomized_timeout_ = timeout;
+}
+
 void raft_core::become_pre_candidate() {
   // Pre-vote changes neither term nor vote: a member that cannot win (it is
   // partitioned or behind) never bumps terms and so never disrupts a leader.
@@ -284,14 +298,16 @@ bool raft_core::step_term(const message& m) {
         return false;
       if (vote->pre_vote)
         return true;
-      become_follower(term, no_node);
+      adopt_term(term); // on_vote_request restarts the timer if it grants
       return true;
     }
     if (auto* response = std::get_if<vote_response>(&m);
         response != nullptr && response->pre_vote && response->granted)
       return true; // echoes the term we would campaign at
-    auto leader = std::holds_alternative<append_request>(m) ? message_from(m) : no_node;
-    become_follower(term, leader);
+    if (std::holds_alternative<append_request>(m) || std::holds_alternative<snapshot_request>(m))
+      become_follower(term, message_from(m)); // a leader of that term: restart the timer
+    else
+      adopt_term(term);
     return true;
   }
   if (term < term_) {

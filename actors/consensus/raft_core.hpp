@@ -145,6 +145,9 @@ private:
 
   // role changes
   void become_follower(term_t term, node_id leader);
+  /// Steps down to a higher term seen in a message not from its leader,
+  /// without restarting the election timer.
+  void adopt_term(term_t term);
   void become_pre_candidate();
   void become_candidate();
   void become_leader();

@@ -251,6 +251,34 @@ TEST_CASE("raft: pre-vote keeps a partitioned member from inflating terms") {
   }
 }
 
+TEST_CASE("raft: a refused higher-term vote request does not restart the election timer") {
+  // Paper, Figure 2: only hearing from the leader or granting a vote restarts
+  // it. Member 2's log is behind, so it can never win; if each of its vote
+  // requests restarted member 1's timer, member 1 (the only one that can win)
+  // would never campaign (the simulation's seed 11630).
+  std::map<node_id, persisted_state> restored;
+  restored[1] = {{1, 0}, {make_entry(1, 1, "a")}, {}};
+  cluster c{2, restored, [](config& cfg) {
+              cfg.pre_vote = false;
+              cfg.check_quorum = false;
+            }};
+  bool campaigned = false;
+  int ticks = 0;
+  for (; ticks < 100 && !campaigned; ++ticks) {
+    if (ticks % 5 == 0) {
+      auto term = c.at(1).term() + 1;
+      c.at(1).step(vote_request{2, 1, term, false, 0, 0});
+      c.drain(1);
+      REQUIRE(c.at(1).term() == term);
+      REQUIRE(c.at(1).voted_for() == no_node); // refused: its log is behind
+    }
+    c.tick(1);
+    campaigned = c.at(1).current_role() == role::candidate;
+  }
+  CHECK(campaigned);
+  CHECK(ticks < 20); // within its first randomized timeout, [10, 20)
+}
+
 TEST_CASE("raft: check-quorum makes an isolated leader step down") {
   cluster c{3};
   auto leader = c.elect();

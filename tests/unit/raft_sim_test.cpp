@@ -14,7 +14,10 @@
 // confirmed in bounded time.
 //
 // TROUPE_RAFT_SIM_SCHEDULES=N runs N schedules (default below);
-// TROUPE_RAFT_SIM_SEED=S replays exactly the schedule with seed S.
+// TROUPE_RAFT_SIM_FIRST_SEED=F starts at seed F instead of 1 (to split a long
+// run over cores); TROUPE_RAFT_SIM_SEED=S replays exactly the schedule with
+// seed S, and with TROUPE_RAFT_SIM_TRACE=T also prints every message
+// delivered from tick T on.
 #include "actors/consensus/raft_core.hpp"
 
 #include <doctest/doctest.h>
@@ -93,7 +96,8 @@ struct read_request {
 
 class simulation {
 public:
-  simulation(std::uint64_t seed, std::size_t size) : dice_{std::mt19937_64{seed}} {
+  simulation(std::uint64_t seed, std::size_t size, std::optional<std::uint64_t> trace_from = {})
+    : dice_{std::mt19937_64{seed}}, trace_from_(trace_from) {
     std::vector<node_id> ids;
     for (node_id id = 1; id <= size; ++id)
       ids.push_back(id);
@@ -467,6 +471,29 @@ private:
       network_.push_back({now_ + 1 + dice_.below(max_delay_ticks), msg});
   }
 
+  /// One line per delivered message, for TROUPE_RAFT_SIM_TRACE.
+  static std::string describe(const message& m) {
+    std::ostringstream out;
+    out << message_from(m) << " -> " << message_to(m) << " term " << message_term(m) << ": ";
+    if (auto* x = std::get_if<vote_request>(&m))
+      out << (x->pre_vote ? "pre-vote" : "vote") << " request, last " << x->last_log_index
+          << "/" << x->last_log_term << (x->transfer ? ", transfer" : "");
+    else if (auto* x = std::get_if<vote_response>(&m))
+      out << (x->pre_vote ? "pre-vote" : "vote") << (x->granted ? " granted" : " refused");
+    else if (auto* x = std::get_if<append_request>(&m))
+      out << (x->heartbeat ? "heartbeat" : "append") << " after " << x->prev_log_index << "/"
+          << x->prev_log_term << ", " << x->entries.size() << " entries, commit "
+          << x->leader_commit;
+    else if (auto* x = std::get_if<append_response>(&m))
+      out << "append " << (x->success ? "ok, match " : "rejected, hint ")
+          << (x->success ? x->match_index : x->hint_index);
+    else if (auto* x = std::get_if<snapshot_request>(&m))
+      out << "snapshot at " << x->snap.meta.index << "/" << x->snap.meta.term;
+    else
+      out << "timeout_now";
+    return out.str();
+  }
+
   void deliver_due(bool chaotic) {
     std::vector<message> due;
     std::vector<in_flight> later;
@@ -484,12 +511,16 @@ private:
       auto& to = members_[message_to(msg) - 1];
       if (!to.core || from.group != to.group)
         continue;
+      if (trace_from_ && now_ >= *trace_from_)
+        std::fprintf(stderr, "tick %llu: %s\n", static_cast<unsigned long long>(now_),
+                     describe(msg).c_str());
       to.core->step(msg);
       after_input(to, chaotic);
     }
   }
 
   dice dice_;
+  std::optional<std::uint64_t> trace_from_; // print deliveries from this tick on
   std::vector<member> members_;
   std::vector<in_flight> network_;
   std::uint64_t now_ = 0;
@@ -518,8 +549,9 @@ std::optional<std::uint64_t> env_number(const char* name) {
 }
 
 /// Runs one schedule; returns a description of the failure, if any.
-std::optional<std::string> run_schedule(std::uint64_t seed, std::string* summary = nullptr) {
-  simulation sim{seed, seed % 2 == 0 ? 3u : 5u};
+std::optional<std::string> run_schedule(std::uint64_t seed, std::string* summary = nullptr,
+                                        std::optional<std::uint64_t> trace_from = {}) {
+  simulation sim{seed, seed % 2 == 0 ? 3u : 5u, trace_from};
   try {
     sim.run();
   } catch (const sim_failure& e) {
@@ -539,15 +571,16 @@ std::optional<std::string> run_schedule(std::uint64_t seed, std::string* summary
 TEST_CASE("raft simulation: safety under faults and liveness after healing") {
   if (auto seed = env_number("TROUPE_RAFT_SIM_SEED")) {
     std::string summary;
-    auto failure = run_schedule(*seed, &summary);
+    auto failure = run_schedule(*seed, &summary, env_number("TROUPE_RAFT_SIM_TRACE"));
     if (failure)
       FAIL("seed " << *seed << ": " << *failure << summary);
     MESSAGE("seed " << *seed << " passed: " << summary);
     return;
   }
   auto schedules = env_number("TROUPE_RAFT_SIM_SCHEDULES").value_or(default_schedules);
+  auto first = env_number("TROUPE_RAFT_SIM_FIRST_SEED").value_or(1);
   auto start = std::chrono::steady_clock::now();
-  for (std::uint64_t seed = 1; seed <= schedules; ++seed) {
+  for (std::uint64_t seed = first; seed < first + schedules; ++seed) {
     if (auto failure = run_schedule(seed))
       FAIL("seed " << seed << ": " << *failure << "; replay with TROUPE_RAFT_SIM_SEED=" << seed);
   }
