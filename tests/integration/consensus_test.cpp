@@ -60,7 +60,7 @@ struct group {
       seeds.push_back(nodes.front()->cluster_address());
     node_options opts{"n" + std::to_string(i), "127.0.0." + std::to_string(i + 1), seeds,
                       extra};
-    opts.role = "consensus";
+    opts.role = "all"; // as the README starts them
     nodes.push_back(std::make_unique<node_process>(opts));
     if (nodes.size() == 1)
       REQUIRE(nodes.front()->wait_ready(30s)); // the others join through it
