@@ -186,9 +186,19 @@ void release_persisted_prefix(shell_actor* self) {
 // check-quorum believe it lost its followers. (A lower match_index is a
 // weaker true claim; the leader keeps the highest it heard.) Everything else
 // still waits for its own batch.
+//
+// The leader's heartbeats go out early too. A heartbeat carries no entries;
+// its prev_log_index is a match the follower already acknowledged, and its
+// leader_commit counts only acknowledgements, each of which proves that the
+// leader's own copy was durable (entries leave the leader only after its
+// write). So a heartbeat promises nothing that is not on disk, and a leader
+// whose fsync stalls keeps its followers from timing out.
 bool may_send_early(const message& m) {
-  auto* r = std::get_if<append_response>(&m);
-  return r != nullptr && r->heartbeat && r->success;
+  if (auto* r = std::get_if<append_response>(&m))
+    return r->heartbeat && r->success;
+  if (auto* a = std::get_if<append_request>(&m))
+    return a->heartbeat && a->entries.empty();
+  return false;
 }
 
 void send_early(shell_actor* self, ready& batch) {
@@ -201,8 +211,8 @@ void send_early(shell_actor* self, ready& batch) {
       rest.push_back(std::move(m));
       continue;
     }
-    auto& r = std::get<append_response>(m);
-    r.match_index = std::min(r.match_index, st.durable_upto);
+    if (auto* r = std::get_if<append_response>(&m))
+      r->match_index = std::min(r->match_index, st.durable_upto);
     auto wire = to_proto(m);
     wire.set_from_node(st.cfg.node_name);
     auto to = message_to(m);
