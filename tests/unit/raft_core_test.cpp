@@ -892,3 +892,114 @@ TEST_CASE("raft snapshot: restart from a snapshot and the log after it") {
     CHECK_THROWS_AS(raft_core(make_config(1, {}), p, 1), invariant_violation);
   }
 }
+
+TEST_CASE("raft membership: a voter whose removal is uncommitted campaigns without its own vote") {
+  // Raft thesis 4.2.2. Member 1 led, appended its own removal and crashed
+  // before replicating it; members 2 and 3 still run {1, 2, 3}. The entry is
+  // not committed, so member 1 may still be needed (in a group of two it
+  // would be), and it campaigns. But the membership in effect for it is
+  // {2, 3}, so it counts their votes only, never its own.
+  membership two;
+  for (node_id id : {2, 3})
+    two.voters.emplace(id, std::to_string(id));
+  std::map<node_id, persisted_state> restored;
+  restored[1] = {{1, 1},
+                 {make_entry(1, 1, "a"), entry{1, 2, entry_kind::config, encode_membership(two)}},
+                 {}};
+  restored[2] = {{1, 1}, {make_entry(1, 1, "a")}, {}};
+  restored[3] = {{1, 1}, {make_entry(1, 1, "a")}, {}};
+  cluster c{3, restored, [](config& cfg) { cfg.pre_vote = false; }};
+  REQUIRE(c.at(1).members() == two);
+  REQUIRE_FALSE(c.at(1).members().is_voter(1));
+  for (int i = 0; i < 100 && c.at(1).current_role() != role::candidate; ++i)
+    c.tick(1); // only member 1's time passes
+  REQUIRE(c.at(1).current_role() == role::candidate);
+  CHECK(c.at(1).term() == 2);
+  CHECK(c.at(1).voted_for() == 1);
+  for (auto& m : c.network) { // it asks the voters of {2, 3} only
+    REQUIRE(std::holds_alternative<vote_request>(m));
+    CHECK(message_to(m) != 1);
+  }
+  REQUIRE(c.network.size() == 2);
+  // Member 2's vote plus its own would be a majority of {1, 2, 3}; it is
+  // not one of {2, 3}.
+  auto to_3 = c.network;
+  c.deliver([](const message& m) { return message_to(m) != 3 && message_from(m) != 3; });
+  CHECK(c.at(2).voted_for() == 1);
+  CHECK(c.at(1).current_role() == role::candidate);
+  for (auto& m : to_3)
+    if (message_to(m) == 3)
+      c.network.push_back(m);
+  c.deliver(is_vote);
+  REQUIRE(c.at(1).current_role() == role::leader);
+  CHECK(c.at(1).term() == 2);
+  // Its no-op commits the removal along with it; then it steps down and the
+  // other two carry on without it.
+  c.network.clear();
+  c.settle(2);
+  CHECK(c.at(1).commit_index() >= 3);
+  CHECK(c.at(1).current_role() == role::follower);
+  c.isolated = {1}; // an operator stops it
+  auto next = c.elect();
+  CHECK((next == 2 || next == 3));
+  c.settle(2);
+  for (node_id id : {2, 3}) {
+    CHECK(c.at(id).members() == two);
+    CHECK(c.at(id).commit_index() >= 3);
+    CHECK(c.at(id).log().at(2).kind == entry_kind::config);
+  }
+}
+
+TEST_CASE("raft snapshot: a follower keeps its log suffix when it holds the snapshot's end") {
+  std::vector<entry> log;
+  for (index_t i = 1; i <= 5; ++i)
+    log.push_back(make_entry(1, i, "e" + std::to_string(i)));
+  std::map<node_id, persisted_state> restored;
+  restored[2] = {{1, 1}, log, {}};
+  cluster c{3, restored};
+  membership three;
+  for (node_id id = 1; id <= 3; ++id)
+    three.voters.emplace(id, std::to_string(id));
+  auto install = [&](term_t snap_term) {
+    c.at(2).step(snapshot_request{1, 2, 1, snapshot{snapshot_meta{3, snap_term, three}, "s@3"}});
+    return c.at(2).take_ready();
+  };
+  SUBCASE("matching (index, term): entries 4 and 5 stay, and are written again") {
+    auto r = install(1);
+    CHECK(c.at(2).snapshot_index() == 3);
+    CHECK(c.at(2).commit_index() == 3);
+    CHECK(c.at(2).log().first_index() == 4);
+    CHECK(c.at(2).log().last_index() == 5);
+    CHECK(c.at(2).log().at(5).command == "e5");
+    REQUIRE(r.snap);
+    CHECK(r.snap_received);
+    CHECK(r.snap->data == "s@3");
+    // Storage drops its whole log on snap_received, so the kept suffix must
+    // come back in the same batch.
+    REQUIRE(r.entries.size() == 2);
+    CHECK(r.entries.front() == log[3]);
+    CHECK(r.entries.back() == log[4]);
+    CHECK(r.committed.empty()); // the state machine restores from the snapshot
+    REQUIRE(r.messages.size() == 1);
+    auto& answer = std::get<append_response>(r.messages[0]);
+    CHECK(answer.success);
+    CHECK(answer.match_index == 3);
+    // A restart from what storage then holds is the same member.
+    persisted_state disk{{1, 1}, r.entries, r.snap};
+    raft_core again{make_config(2, {1, 2, 3}), disk, 7};
+    CHECK(again.snapshot_index() == 3);
+    CHECK(again.log().last_index() == 5);
+    CHECK(again.log().term_at(3) == 1);
+  }
+  SUBCASE("another term at the snapshot's end: the whole log goes") {
+    c.at(2).step(append_request{1, 2, 2, 0, 0, {}, 0, true}); // the leader of term 2
+    c.at(2).take_ready();
+    c.at(2).step(snapshot_request{1, 2, 2, snapshot{snapshot_meta{3, 2, three}, "s@3"}});
+    auto r = c.at(2).take_ready();
+    CHECK(c.at(2).log().first_index() == 4);
+    CHECK(c.at(2).log().last_index() == 3);
+    CHECK(c.at(2).log().term_at(3) == 2);
+    CHECK(r.snap_received);
+    CHECK(r.entries.empty());
+  }
+}
