@@ -375,16 +375,21 @@ void raft_core::on_vote_response(const vote_response& m) {
   }
 }
 
-void raft_core::on_append_request(const append_request& m) {
+append_response raft_core::follow(node_id leader) {
   // Two leaders in one term would break election safety.
   require(role_ != role::leader, "two leaders in one term");
-  if (role_ != role::follower || leader_ != m.from)
-    become_follower(term_, m.from);
+  if (role_ != role::follower || leader_ != leader)
+    become_follower(term_, leader);
   election_elapsed_ = 0;
   append_response r;
   r.from = cfg_.id;
-  r.to = m.from;
+  r.to = leader;
   r.term = term_;
+  return r;
+}
+
+void raft_core::on_append_request(const append_request& m) {
+  auto r = follow(m.from);
   r.heartbeat = m.heartbeat;
   r.read_context = m.read_context;
   if (m.prev_log_index < commit_) {
@@ -534,14 +539,7 @@ void raft_core::send_snapshot(node_id peer, progress& pr) {
 }
 
 void raft_core::on_snapshot_request(const snapshot_request& m) {
-  require(role_ != role::leader, "two leaders in one term");
-  if (role_ != role::follower || leader_ != m.from)
-    become_follower(term_, m.from);
-  election_elapsed_ = 0;
-  append_response r;
-  r.from = cfg_.id;
-  r.to = m.from;
-  r.term = term_;
+  auto r = follow(m.from);
   r.success = true;
   auto& meta = m.snap.meta;
   if (meta.index <= commit_) {

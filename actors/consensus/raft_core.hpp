@@ -157,6 +157,9 @@ private:
   bool step_term(const message& m);
   void on_vote_request(const vote_request& m);
   void on_vote_response(const vote_response& m);
+  /// Accepts `leader` for the current term (a message from it arrived) and
+  /// starts the answer to it.
+  append_response follow(node_id leader);
   void on_append_request(const append_request& m);
   void on_append_response(const append_response& m);
   void on_timeout_now(const timeout_now& m);

@@ -26,16 +26,21 @@ void count_failure(shell_state& st) {
     st.deps.stats->proposals_failed.fetch_add(1, std::memory_order_relaxed);
 }
 
-// Answers every waiting proposal and read with `status` (leadership lost,
-// stopping, disk full).
-void fail_waiting(shell_actor* self, v1::ProposeStatus status, const std::string& why) {
-  auto& st = self->state;
-  auto reply = reply_of(status, why);
+// Answers every pending proposal with `reply`.
+void fail_pending(shell_state& st, const v1::ProposeReply& reply) {
   for (auto& [index, p] : st.pending) {
     count_failure(st);
     p.done(reply);
   }
   st.pending.clear();
+}
+
+// Answers every waiting proposal and read with `status` (leadership lost,
+// stopping, disk full).
+void fail_waiting(shell_actor* self, v1::ProposeStatus status, const std::string& why) {
+  auto& st = self->state;
+  auto reply = reply_of(status, why);
+  fail_pending(st, reply);
   for (auto& [ctx, r] : st.reads_unconfirmed)
     r.done(reply);
   for (auto& [index, r] : st.reads_confirmed)
@@ -130,15 +135,22 @@ void apply_entries(shell_actor* self, std::vector<entry>& committed) {
   }
 }
 
+// Sends one core message to its member, with our node id so that a member
+// that does not know us yet can answer.
+void send_message(shell_actor* self, const message& m) {
+  auto& st = self->state;
+  auto wire = to_proto(m);
+  wire.set_from_node(st.cfg.node_name);
+  auto to = message_to(m);
+  auto i = st.node_names.find(to);
+  st.deps.send(self, to, i == st.node_names.end() ? std::string{} : i->second, pack(wire));
+}
+
 // Steps 2 to 4 of a ready batch, once its write is durable.
 void release(shell_actor* self, ready& batch) {
   auto& st = self->state;
   for (auto& m : batch.messages) {
-    auto wire = to_proto(m);
-    wire.set_from_node(st.cfg.node_name);
-    auto to = message_to(m);
-    auto i = st.node_names.find(to);
-    st.deps.send(self, to, i == st.node_names.end() ? std::string{} : i->second, pack(wire));
+    send_message(self, m);
   }
   if (batch.snap_received && batch.snap) {
     restore_snapshot(self, *batch.snap);
@@ -213,11 +225,7 @@ void send_early(shell_actor* self, ready& batch) {
     }
     if (auto* r = std::get_if<append_response>(&m))
       r->match_index = std::min(r->match_index, st.durable_upto);
-    auto wire = to_proto(m);
-    wire.set_from_node(st.cfg.node_name);
-    auto to = message_to(m);
-    auto i = st.node_names.find(to);
-    st.deps.send(self, to, i == st.node_names.end() ? std::string{} : i->second, pack(wire));
+    send_message(self, m);
   }
   batch.messages = std::move(rest);
 }
@@ -277,11 +285,7 @@ void check_leadership(shell_actor* self) {
     auto why = "leadership lost in term " + std::to_string(term)
                + "; the entry may still commit: retry with the same request id";
     auto reply = reply_of(v1::PROPOSE_STATUS_OUTCOME_UNKNOWN, why, core.leader());
-    for (auto& [index, p] : st.pending) {
-      count_failure(st);
-      p.done(reply);
-    }
-    st.pending.clear();
+    fail_pending(st, reply);
   }
 }
 
