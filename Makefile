@@ -9,6 +9,8 @@ CTL       := $(BUILD)/cli/troupectl
 
 # ccache and precompiled headers need these to share cached objects.
 export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
+# Paths relative to the checkout, so every clone and worktree shares one cache.
+export CCACHE_BASEDIR ?= $(CURDIR)
 
 .PHONY: all deps configure build test unit sim integration run bench bench-named bench-raft \
         bench-deps fuzz sanitize clean
