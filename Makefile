@@ -46,11 +46,14 @@ sim: build
 integration: build
 	$(BUILD)/tests/troupe_integration_tests
 
-# One node with every built role, storage in ./data.
+# One node with every built role, storage in ./data, mutual TLS with
+# development certificates made once into ./tls (docs/security.md).
 run: build
-	@echo "troupe-node: cluster 127.0.0.1:7400, admin http://127.0.0.1:7480 (/livez, /readyz); Ctrl-C stops it"
-	@echo "try: $(CTL) status; $(CTL) send probe/n1 Ping '{\"payload\":\"hi\"}'"
-	$(NODE) --node-id n1 --role all --listen 127.0.0.1:7400 --data-dir ./data
+	@[ -f tls/n1.pem ] || deploy/tls/make-certs.sh -d tls dev n1 >/dev/null
+	@echo "troupe-node: cluster 127.0.0.1:7400 (mutual TLS), admin http://127.0.0.1:7480 (/livez, /readyz); Ctrl-C stops it"
+	@echo "try: . deploy/tls/dev-env.sh; $(CTL) status; $(CTL) send probe/n1 Ping '{\"payload\":\"hi\"}'"
+	$(NODE) --node-id n1 --role all --listen 127.0.0.1:7400 --data-dir ./data \
+	  --tls-ca tls/ca.pem --tls-cert tls/n1.pem --tls-key tls/n1.key
 
 # Every benchmark: named send vs bare CAF (docs/bench-named-send.md), then
 # troupe's consensus KV vs etcd 3.4 (docs/bench-raft.md, about 6 minutes).

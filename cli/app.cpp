@@ -6,6 +6,7 @@
 #include "cli/raft_commands.hpp"
 #include "runtime/caf_setup.hpp"
 #include "runtime/defaults.hpp"
+#include "runtime/tls.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -13,27 +14,58 @@
 #include <caf/actor_system_config.hpp>
 
 #include <cstdlib>
+#include <optional>
 #include <iostream>
 
 namespace troupe::cli {
 
 namespace {
 
+transport_security transport_of(const options& opts) {
+  return {opts.insecure, {opts.tls_ca, opts.tls_cert, opts.tls_key}};
+}
+
+// Checked before connecting: CAF would abort or hang on a bad file.
+std::optional<failure> check_transport(const options& opts) {
+  auto sec = transport_of(opts);
+  if (auto err = check_transport_choice(sec, "troupectl"))
+    return failure{exit_usage, message_of(err)};
+  if (sec.insecure)
+    return std::nullopt;
+  if (auto id = check_tls_files(sec.files); !id)
+    return failure{exit_usage, message_of(id.error())};
+  return std::nullopt;
+}
+
+// CAF reports every refused TLS handshake as disconnect_during_handshake.
+std::string connect_hint(const options& opts, const caf::error& err) {
+  if (err != caf::sec::disconnect_during_handshake)
+    return "; check --endpoint or TROUPECTL_ENDPOINT and that the node runs";
+  if (opts.insecure)
+    return "; the node may require TLS: pass --tls-ca, --tls-cert and "
+           "--tls-key instead of --insecure";
+  return "; the TLS handshake failed: the node refused this certificate (not "
+         "signed by its CA?), its certificate is not signed by --tls-ca, or it "
+         "runs --insecure (the node's log says which)";
+}
+
 int run(const options& opts, const command& cmd) {
   auto endpoint = parse_host_port(opts.endpoint, defaults::cluster_port);
   if (!endpoint)
     return fail({exit_usage, describe(endpoint.error())});
+  if (auto problem = check_transport(opts))
+    return fail(*problem);
   caf::actor_system_config cfg;
   configure_caf(cfg, std::chrono::seconds{1}, std::chrono::seconds{5});
+  configure_transport(cfg, transport_of(opts));
   caf::actor_system sys{cfg};
   client c{sys, *endpoint, std::chrono::milliseconds{opts.timeout_ms}};
   auto gw = c.connect();
   if (!gw)
     return fail({exit_unreachable,
                  "cannot reach a troupe node at " + endpoint->to_string() + " ("
-                     + describe(gw.error())
-                     + "); check --endpoint or TROUPECTL_ENDPOINT and that the "
-                       "node runs"});
+                     + describe(gw.error()) + ")"
+                     + connect_hint(opts, gw.error())});
   return cmd(c, *gw, opts);
 }
 
@@ -47,6 +79,11 @@ options default_options() {
   opts.endpoint = env_or("TROUPECTL_ENDPOINT",
                          std::string{defaults::listen_host} + ":"
                              + std::to_string(defaults::cluster_port));
+  opts.tls_ca = env_or("TROUPECTL_TLS_CA", "");
+  opts.tls_cert = env_or("TROUPECTL_TLS_CERT", "");
+  opts.tls_key = env_or("TROUPECTL_TLS_KEY", "");
+  auto insecure = env_or("TROUPECTL_INSECURE", "");
+  opts.insecure = insecure == "1" || insecure == "true" || insecure == "yes";
   opts.timeout_ms = static_cast<uint32_t>(
       std::chrono::milliseconds{defaults::cli_request_timeout}.count());
   return opts;
@@ -61,6 +98,16 @@ void add_global_options(CLI::App& app, options& opts) {
   app.add_option("--timeout-ms", opts.timeout_ms,
                  "request timeout; kv and raft commands retry within it")
       ->check(CLI::Range(1u, 600000u));
+  app.add_option("--tls-ca", opts.tls_ca,
+                 "PEM CA certificate of the cluster (env TROUPECTL_TLS_CA)");
+  app.add_option("--tls-cert", opts.tls_cert,
+                 "your PEM client certificate; OU=viewer or OU=admin "
+                 "(env TROUPECTL_TLS_CERT)");
+  app.add_option("--tls-key", opts.tls_key,
+                 "its unencrypted PEM private key (env TROUPECTL_TLS_KEY)");
+  app.add_flag("--insecure", opts.insecure,
+               "plain TCP to a node started with --insecure "
+               "(env TROUPECTL_INSECURE=1)");
 }
 
 } // namespace

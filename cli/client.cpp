@@ -1,6 +1,7 @@
 #include "cli/client.hpp"
 
 #include "runtime/defaults.hpp"
+#include "runtime/tls.hpp"
 
 #include <caf/io/middleman.hpp>
 
@@ -16,7 +17,7 @@ client::client(caf::actor_system& sys, host_port endpoint,
 caf::expected<caf::actor> client::connect() {
   // The middleman actor's connect has a real timeout; the blocking
   // remote_actor() would hang on a peer that accepts TCP but never answers.
-  auto mm = sys_.middleman().actor_handle();
+  auto mm = connection_manager(sys_);
   caf::expected<caf::actor> result{caf::error{}};
   self_
       ->request(mm, defaults::cli_connect_timeout, caf::connect_atom::value,

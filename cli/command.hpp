@@ -24,6 +24,11 @@ struct options {
   std::string endpoint;
   std::string output = "table";
   uint32_t timeout_ms = 0;
+  // Transport (docs/security.md): all three TLS files, or insecure.
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
+  bool insecure = false;
 
   bool json() const noexcept {
     return output == "json";

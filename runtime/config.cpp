@@ -27,7 +27,7 @@ namespace {
 
 // -- the settings table ----------------------------------------------------
 
-enum class value_kind { text, integer, list };
+enum class value_kind { text, integer, list, boolean };
 
 // One setting that all three layers can set. --config and --dump-config are
 // handled apart: a config file naming another file would be a loop, and
@@ -124,6 +124,19 @@ const std::vector<setting>& settings() {
      "consensus: snapshot the state machine and compact the log every N "
      "applied entries (default: " + std::to_string(raft_snapshot_entries) + ")",
      [](nc c) { return std::to_string(c.raft_snapshot_entries); }},
+    {"tls-ca", k::text, "FILE",
+     "PEM CA certificate that signs every cluster certificate (default: none)",
+     [](nc c) { return toml_quote(c.tls_ca); }},
+    {"tls-cert", k::text, "FILE",
+     "this node's PEM certificate, CN = node id, OU = node (default: none)",
+     [](nc c) { return toml_quote(c.tls_cert); }},
+    {"tls-key", k::text, "FILE",
+     "the certificate's unencrypted PEM private key (default: none)",
+     [](nc c) { return toml_quote(c.tls_key); }},
+    {"insecure", k::boolean, "",
+     "plain TCP without authentication, for development only; required "
+     "when no --tls-* files are given (default: false)",
+     [](nc c) { return std::string{c.insecure ? "true" : "false"}; }},
   };
   return table;
 }
@@ -191,10 +204,14 @@ std::optional<config_outcome> parse_flags(const std::vector<std::string>& args,
              "--config file > defaults. See docs/configuration.md.");
   app.set_version_flag("--version", std::string{defaults::version});
   std::map<std::string, std::string> values; // references stay valid
-  for (const auto& s : settings())
-    app.add_option("--" + s.key, values[s.key],
-                   s.help + " [" + env_name(s.key) + "]")
-      ->type_name(s.value_name);
+  std::map<std::string, bool> switches;
+  for (const auto& s : settings()) {
+    auto help = s.help + " [" + env_name(s.key) + "]";
+    if (s.kind == value_kind::boolean)
+      app.add_flag("--" + s.key, switches[s.key], help);
+    else
+      app.add_option("--" + s.key, values[s.key], help)->type_name(s.value_name);
+  }
   std::string config_path;
   auto* config_opt = app.add_option("--config", config_path,
                                     "TOML config file (default: none) "
@@ -215,7 +232,10 @@ std::optional<config_outcome> parse_flags(const std::vector<std::string>& args,
   }
   for (const auto& s : settings())
     if (app.count("--" + s.key) > 0)
-      out.flags[s.key] = {values[s.key], "flag", "--" + s.key};
+      out.flags[s.key] = {s.kind == value_kind::boolean
+                            ? std::string{switches[s.key] ? "true" : "false"}
+                            : values[s.key],
+                          "flag", "--" + s.key};
   if (config_opt->count() > 0)
     out.config_path = config_path;
   return std::nullopt;
@@ -279,6 +299,8 @@ std::optional<std::string> as_text(value_kind kind, const config_value& x) {
   if (auto arr = std::get_if<std::vector<std::string>>(&x);
       arr && kind == value_kind::list)
     return join(*arr, ",");
+  if (auto flag = std::get_if<bool>(&x); flag && kind == value_kind::boolean)
+    return std::string{*flag ? "true" : "false"};
   return std::nullopt;
 }
 
@@ -286,6 +308,7 @@ std::string_view expected_type(value_kind kind) {
   switch (kind) {
     case value_kind::integer: return "an integer";
     case value_kind::list: return "an array of strings or a comma list string";
+    case value_kind::boolean: return "a boolean";
     default: return "a string";
   }
 }
@@ -593,6 +616,31 @@ caf::error set_raft_timing(const layer& m, node_config& cfg) {
                  + std::to_string(cfg.raft_election_timeout_ms));
 }
 
+// File paths are only parsed here; troupe-node checks at startup that the
+// files exist, match and chain to the CA (runtime/tls.hpp), so that
+// --dump-config and config tests work without certificates.
+caf::error set_tls(const layer& m, node_config& cfg) {
+  for (auto [key, field] : {std::pair{"tls-ca", &node_config::tls_ca},
+                            {"tls-cert", &node_config::tls_cert},
+                            {"tls-key", &node_config::tls_key}}) {
+    const auto* raw = given(m, key, cfg);
+    cfg.*field = raw ? raw->text : std::string{}; // "" (as dumped): none
+  }
+  const auto* raw = given(m, "insecure", cfg);
+  cfg.insecure = false;
+  if (!raw)
+    return caf::none;
+  static const std::vector<std::string> yes{"true", "1", "yes", "on"};
+  static const std::vector<std::string> no{"false", "0", "no", "off"};
+  auto has = [&](const std::vector<std::string>& xs) {
+    return std::find(xs.begin(), xs.end(), raw->text) != xs.end();
+  };
+  if (!has(yes) && !has(no))
+    return invalid(*raw, "expected true or false, got '" + raw->text + "'");
+  cfg.insecure = has(yes);
+  return caf::none;
+}
+
 // Order matters: advertise and admin-listen default to listen, and the
 // connection timeout is checked against the heartbeat interval.
 caf::error build(const layer& m, node_config& cfg) {
@@ -601,7 +649,7 @@ caf::error build(const layer& m, node_config& cfg) {
                  set_seeds, set_admin_listen, set_data_dir, set_logging,
                  set_heartbeat_interval, set_connection_timeout,
                  set_mailbox_capacity, set_max_restarts, set_restart_period,
-                 set_raft_timing})
+                 set_raft_timing, set_tls})
     if (auto err = f(m, cfg))
       return err;
   return caf::none;
@@ -626,7 +674,8 @@ bool same_settings(const node_config& x, const node_config& y) {
                     c.heartbeat_interval_ms, c.connection_timeout_ms,
                     c.mailbox_capacity, c.max_restarts, c.restart_period_ms,
                     c.raft_election_timeout_ms, c.raft_heartbeat_interval_ms,
-                    c.raft_snapshot_entries);
+                    c.raft_snapshot_entries, c.tls_ca, c.tls_cert,
+                    c.tls_key, c.insecure);
   };
   return tie(x) == tie(y);
 }

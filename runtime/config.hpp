@@ -40,6 +40,12 @@ struct node_config {
   uint32_t raft_election_timeout_ms = 0;
   uint32_t raft_heartbeat_interval_ms = 0; // <= a third of the election timeout
   uint64_t raft_snapshot_entries = 0;
+  // Transport security (docs/security.md). The loader only parses these;
+  // the node checks at startup that it has all three files or `insecure`.
+  std::string tls_ca;   // PEM CA certificate(s) that sign cluster certificates
+  std::string tls_cert; // this node's PEM certificate (chain)
+  std::string tls_key;  // its unencrypted PEM private key
+  bool insecure = false; // plain TCP, no authentication (development only)
   /// Setting key (file key spelling, e.g. "admin-listen", plus "config")
   /// -> "default", "file", "env" or "flag".
   std::map<std::string, std::string> origin;

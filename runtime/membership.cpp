@@ -2,6 +2,7 @@
 
 #include "runtime/defaults.hpp"
 #include "runtime/logging.hpp"
+#include "runtime/tls.hpp"
 #include "runtime/type_ids.hpp"
 
 #include <caf/event_based_actor.hpp>
@@ -208,7 +209,7 @@ void join_address(membership_actor* self, const std::string& address,
   auto colon = address.rfind(':');
   auto host = address.substr(0, colon);
   auto port = static_cast<uint16_t>(std::stoi(address.substr(colon + 1)));
-  auto mm = self->system().middleman().actor_handle();
+  auto mm = connection_manager(self->system());
   self
     ->request(mm, defaults::seed_connect_timeout, caf::connect_atom::value,
               host, port)

@@ -11,6 +11,7 @@
 #include "runtime/node_metrics.hpp"
 #include "runtime/process_metrics.hpp"
 #include "runtime/system_keyspace.hpp"
+#include "runtime/tls.hpp"
 #include "runtime/type_ids.hpp"
 #include "storage/node_store.hpp"
 
@@ -161,8 +162,8 @@ public:
     publisher_ = spawn_system_publisher(sys_, ctx_);
     root_ = spawn_supervisor(sys_, std::move(tree), ctx_->table);
     watch_root();
-    auto port = sys_.middleman().publish(ctx_->gateway, cfg_.listen.port,
-                                         cfg_.listen.host.c_str(), true);
+    auto port = publish_actor(sys_, ctx_->gateway, cfg_.listen.host,
+                              cfg_.listen.port);
     if (!port)
       return "cannot listen on " + cfg_.listen.to_string()
              + " (cluster port): " + sys_.render(port.error())
@@ -194,7 +195,7 @@ public:
     if (http_)
       caf::anon_send_exit(http_, caf::exit_reason::user_shutdown);
     if (published_port_ != 0)
-      sys_.middleman().unpublish(ctx_->gateway, published_port_);
+      unpublish_actor(sys_, ctx_->gateway, published_port_);
     caf::scoped_actor self{sys_};
     self->request(ctx_->membership, 2s, leave_atom_v)
       .receive([](bool) {}, [](caf::error&) {});
@@ -304,6 +305,30 @@ private:
   std::thread thread_;
 };
 
+transport_security transport_of(const node_config& cfg) {
+  return {cfg.insecure, {cfg.tls_ca, cfg.tls_cert, cfg.tls_key}};
+}
+
+// CAF would abort or hang on a bad file only when the first peer connects
+// (caf-0.17-notes §5), so the files are checked before anything starts. A
+// node's certificate names the node: CN = node id, OU (or O) = node, so a
+// client certificate cannot run a node and peers can check who joins.
+std::string check_transport(const node_config& cfg) {
+  auto sec = transport_of(cfg);
+  if (auto err = check_transport_choice(sec, "troupe-node"))
+    return message_of(err);
+  if (sec.insecure)
+    return {};
+  auto id = check_tls_files(sec.files);
+  if (!id)
+    return message_of(id.error());
+  if (id->unit != "node" || id->common_name != cfg.node_id)
+    return "--tls-cert " + cfg.tls_cert + ": the certificate is for " + id->subject
+           + "; node " + cfg.node_id + " needs CN=" + cfg.node_id
+           + " and OU=node (deploy/tls/make-certs.sh node " + cfg.node_id + ")";
+  return {};
+}
+
 int wait_for_stop(stop_reason& stop, std::shared_ptr<spdlog::logger> log) {
   auto set = stop_signals();
   int sig = 0;
@@ -331,6 +356,13 @@ int run_node(const node_config& cfg, node_plan plan) {
     return 2;
   }
   auto log = logger_for("node");
+  if (auto problem = check_transport(cfg); !problem.empty()) {
+    fail_line(problem);
+    return 2;
+  }
+  if (cfg.insecure)
+    log->warn("--insecure: the cluster port speaks plain TCP and nobody is "
+              "authenticated; use this on a development machine only");
   storage::store_error serr;
   auto store = storage::node_store::open(cfg.data_dir, serr);
   if (!store) {
@@ -348,6 +380,7 @@ int run_node(const node_config& cfg, node_plan plan) {
     caf::actor_system_config sys_cfg;
     configure_caf(sys_cfg, std::chrono::milliseconds{cfg.heartbeat_interval_ms},
                   std::chrono::milliseconds{cfg.connection_timeout_ms});
+    configure_transport(sys_cfg, transport_of(cfg));
     caf::actor_system sys{sys_cfg};
     stop_reason stop;
     running_node node{cfg, make_context(cfg, *incarnation), sys, stop};

@@ -82,7 +82,7 @@ case ",$systems," in
   *,troupe,*)
     run_child timeout 3 "$node" --node-id rolecheck --role consensus \
       --listen 127.0.3.9:17490 --admin-listen 127.0.3.9:17491 \
-      --data-dir "$workdir/rolecheck" --log-level error
+      --data-dir "$workdir/rolecheck" --log-level error --insecure
     if [ "$rc" -ne 124 ]; then
       echo "bench/raft/run.sh: WARNING: $node does not run --role consensus" \
            "(exit $rc); measuring etcd only" >&2

@@ -139,6 +139,9 @@ private:
     flag("--data-dir", m.data_dir);
     flag("--admin-listen", m.admin.to_string());
     flag("--log-level", cfg_.log_level);
+    // Plain TCP, as etcd's peer and client ports run here: the comparison
+    // measures consensus, not TLS (docs/security.md, docs/bench-raft.md).
+    argv.emplace_back("--insecure");
     argv.insert(argv.end(), cfg_.extra_args.begin(), cfg_.extra_args.end());
     return argv;
   }

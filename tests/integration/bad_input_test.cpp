@@ -69,9 +69,13 @@ TEST_CASE("troupe-node refuses bad configuration with one clear line") {
     auto port = std::to_string(ntohs(addr.sin_port));
     char dir[] = "/tmp/troupe-bad-XXXXXX";
     std::string data = mkdtemp(dir);
-    auto res = node({"--node-id", "x", "--listen", "127.0.0.1:" + port,
-                     "--admin-listen", "127.0.0.1:" + std::to_string(free_port("127.0.0.1")),
-                     "--data-dir", data});
+    std::vector<std::string> args{"--node-id", "x", "--listen", "127.0.0.1:" + port,
+                                  "--admin-listen",
+                                  "127.0.0.1:" + std::to_string(free_port("127.0.0.1")),
+                                  "--data-dir", data};
+    for (auto& a : tls_args(test_node_tls("x")))
+      args.push_back(a);
+    auto res = node(args);
     close(fd);
     CHECK(res.exit_code == 1);
     CHECK(res.err.find("cannot listen on 127.0.0.1:" + port) != std::string::npos);

@@ -35,6 +35,7 @@ struct client_system {
   std::unique_ptr<caf::actor_system> sys;
   client_system() {
     configure_caf(cfg, std::chrono::seconds{1}, std::chrono::seconds{5});
+    configure_transport(cfg, test_client_transport());
     sys = std::make_unique<caf::actor_system>(cfg);
   }
 };

@@ -1,6 +1,7 @@
 #include "tests/support/kv_client.hpp"
 
 #include "net/address.hpp"
+#include "runtime/tls.hpp"
 #include "runtime/type_ids.hpp"
 
 #include <caf/io/middleman.hpp>
@@ -41,7 +42,7 @@ std::optional<caf::actor> kv_client::gateway(const std::string& node) {
   if (!addr)
     return std::nullopt;
   std::optional<caf::actor> result;
-  auto mm = sys_.middleman().actor_handle();
+  auto mm = connection_manager(sys_);
   self_->request(mm, seconds{1}, caf::connect_atom::value, addr->host, addr->port)
     .receive(
       [&](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {

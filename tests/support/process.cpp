@@ -6,6 +6,8 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sstream>
@@ -92,7 +94,98 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+// The harness's certificates: one directory per test process, made by
+// deploy/tls/make-certs.sh on first use (EC keys: a few ms each).
+class test_pki {
+public:
+  static test_pki& get() {
+    static test_pki pki;
+    return pki;
+  }
+
+  tls_files issue(const std::string& name, const std::string& role, bool rogue) {
+    std::lock_guard guard{mtx_};
+    auto& dir = rogue ? rogue_dir_ : dir_;
+    if (made_.insert((rogue ? "rogue/" : "") + name).second) {
+      std::vector<std::string> argv{script(), "-d", dir};
+      if (role == "node")
+        argv.insert(argv.end(), {"node", name});
+      else
+        argv.insert(argv.end(), {"client", name, role});
+      make(argv);
+    }
+    return {dir + "/ca.pem", dir + "/" + name + ".pem", dir + "/" + name + ".key"};
+  }
+
+  const std::string& ca() const { return ca_; }
+
+  ~test_pki() {
+    std::error_code ec;
+    std::filesystem::remove_all(root_, ec);
+  }
+
+private:
+  test_pki() {
+    char tmpl[] = "/tmp/troupe-pki-XXXXXX";
+    root_ = mkdtemp(tmpl);
+    dir_ = root_ + "/ca";
+    rogue_dir_ = root_ + "/rogue";
+    make({script(), "-d", dir_, "ca"});
+    make({script(), "-d", rogue_dir_, "ca"});
+    ca_ = dir_ + "/ca.pem";
+  }
+
+  static std::string script() {
+    return std::string{TROUPE_SOURCE_DIR} + "/deploy/tls/make-certs.sh";
+  }
+
+  static void make(const std::vector<std::string>& argv) {
+    auto res = run_command(argv, std::chrono::seconds{30});
+    if (res.exit_code != 0)
+      throw std::runtime_error("make-certs.sh failed (" + std::to_string(res.exit_code)
+                               + "): " + res.err);
+  }
+
+  std::mutex mtx_;
+  std::set<std::string> made_;
+  std::string root_;
+  std::string dir_;
+  std::string rogue_dir_;
+  std::string ca_;
+};
+
+bool chooses_transport(const std::vector<std::string>& args) {
+  for (auto& a : args)
+    if (a.rfind("--tls-", 0) == 0 || a == "--insecure")
+      return true;
+  return false;
+}
+
 } // namespace
+
+const std::string& test_ca_file() {
+  return test_pki::get().ca();
+}
+
+tls_files test_node_tls(const std::string& node_id) {
+  return test_pki::get().issue(node_id, "node", false);
+}
+
+tls_files test_client_tls(const std::string& name, const std::string& role) {
+  return test_pki::get().issue(name, role, false);
+}
+
+tls_files test_rogue_tls(const std::string& name, const std::string& role) {
+  return test_pki::get().issue(name, role, true);
+}
+
+transport_security test_client_transport() {
+  return {false, test_client_tls()};
+}
+
+std::vector<std::string> tls_args(const tls_files& files) {
+  return {"--tls-ca", files.ca, "--tls-cert", files.cert, "--tls-key", files.key};
+}
 
 command_result run_command(const std::vector<std::string>& argv,
                            std::chrono::milliseconds timeout,
@@ -121,6 +214,9 @@ command_result run_command(const std::vector<std::string>& argv,
 command_result troupectl(const std::vector<std::string>& args,
                          std::chrono::milliseconds timeout) {
   std::vector<std::string> argv{TROUPECTL_BINARY};
+  if (!chooses_transport(args))
+    for (auto& a : tls_args(test_client_tls()))
+      argv.push_back(a);
   argv.insert(argv.end(), args.begin(), args.end());
   return run_command(argv, timeout);
 }
@@ -213,6 +309,11 @@ void node_process::launch(int log_mode) {
     argv.push_back("--seeds");
     argv.push_back(seeds);
   }
+  if (opts_.insecure)
+    argv.push_back("--insecure");
+  else if (!chooses_transport(opts_.extra_args))
+    for (auto& a : tls_args(test_node_tls(opts_.node_id)))
+      argv.push_back(a);
   argv.insert(argv.end(), opts_.extra_args.begin(), opts_.extra_args.end());
   auto log_path = work_dir_ + "/node.log";
   int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | log_mode, 0644);

@@ -3,7 +3,26 @@
 // Every child gets PR_SET_PDEATHSIG(SIGKILL), so it dies with the test
 // process even when a test aborts; node_process also kills its node and
 // removes its temporary data dir in its destructor.
+//
+// TLS (docs/security.md): troupe-node refuses to start without TLS files or
+// an explicit --insecure, and troupectl refuses to connect without them. So
+// by default this harness runs everything over mutual TLS with development
+// certificates that it makes once per test process (deploy/tls/make-certs.sh,
+// in a temporary directory removed at exit):
+//   - node_process passes --tls-ca/--tls-cert/--tls-key with a certificate
+//     for its node id (CN=<node id>, OU=node), unless `insecure` is set (then
+//     it passes --insecure) or `extra_args` already holds a --tls-* or
+//     --insecure flag (then it adds nothing: the test chose).
+//   - troupectl() passes the admin client certificate (CN=admin, OU=admin)
+//     the same way, unless `args` hold a --tls-* or --insecure flag.
+//   - an in-process CAF client (kv_client) must use the same transport:
+//     configure_transport(cfg, test_client_transport()) from runtime/tls.hpp,
+//     and connect through connection_manager(sys).
+// A test that starts troupe-node or troupectl by hand (run_command) must
+// pass these flags itself: test_node_tls(id), test_client_tls(name, role).
 #pragma once
+
+#include "runtime/tls.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -28,10 +47,32 @@ command_result run_command(const std::vector<std::string>& argv,
                            = std::chrono::seconds{30},
                            const std::map<std::string, std::string>& env = {});
 
-/// Runs troupectl with `args`.
+/// Runs troupectl with `args`, adding the admin certificate (see the top).
 command_result troupectl(const std::vector<std::string>& args,
                          std::chrono::milliseconds timeout
                          = std::chrono::seconds{30});
+
+/// The development CA every harness certificate chains to.
+const std::string& test_ca_file();
+
+/// A node certificate for `node_id` (CN=node_id, OU=node), made on first use.
+tls_files test_node_tls(const std::string& node_id);
+
+/// A client certificate (CN=name, OU=role; role admin or viewer).
+tls_files test_client_tls(const std::string& name = "admin",
+                          const std::string& role = "admin");
+
+/// A certificate for (CN=name, OU=role) signed by a second, rogue CA that
+/// no harness node trusts, with `ca` = that rogue CA: a process using it
+/// passes its own startup checks, as a node of another cluster would.
+tls_files test_rogue_tls(const std::string& name, const std::string& role);
+
+/// The transport of an in-process test client: TLS with the admin
+/// certificate.
+transport_security test_client_transport();
+
+/// `--tls-ca X --tls-cert Y --tls-key Z` for `files`.
+std::vector<std::string> tls_args(const tls_files& files);
 
 /// A TCP port that was free on `host` a moment ago.
 uint16_t free_port(const std::string& host);
@@ -60,6 +101,7 @@ struct node_options {
   std::map<std::string, std::string> env;
   std::string role = "all";
   std::string data_dir; // empty: a fresh temporary directory
+  bool insecure = false; // pass --insecure instead of the node's certificate
 };
 
 /// One troupe-node process on `host` with free ports and a temporary data

@@ -258,7 +258,11 @@ TEST_CASE("config: defaults") {
   CHECK_EQ(cfg.raft_election_timeout_ms, 150u);
   CHECK_EQ(cfg.raft_heartbeat_interval_ms, 30u);
   CHECK_EQ(cfg.raft_snapshot_entries, 10000u);
-  CHECK_EQ(cfg.origin.size(), 18u); // 17 settings plus "config"
+  CHECK_EQ(cfg.tls_ca, "");
+  CHECK_EQ(cfg.tls_cert, "");
+  CHECK_EQ(cfg.tls_key, "");
+  CHECK_FALSE(cfg.insecure);
+  CHECK_EQ(cfg.origin.size(), 22u); // 21 settings plus "config"
   for (auto& [key, origin] : cfg.origin) {
     CAPTURE(key);
     CHECK_EQ(origin, "default");
@@ -459,7 +463,8 @@ TEST_CASE("config: unknown key in file gives the line") {
                        "heartbeat-interval-ms, connection-timeout-ms, "
                        "mailbox-capacity, max-restarts, restart-period-ms, "
                        "raft-election-timeout-ms, raft-heartbeat-interval-ms, "
-                       "raft-snapshot-entries)");
+                       "raft-snapshot-entries, tls-ca, tls-cert, tls-key, "
+                       "insecure)");
   temp_file typo{"lisen = \"h:1\"\n"};
   CHECK_EQ(load_error({"--config", typo.path}),
            typo.path + ":1: unknown key 'lisen' (did you mean 'listen'?)");
@@ -563,4 +568,31 @@ TEST_CASE("config: the raft heartbeat must stay below a third of the election ti
   REQUIRE(ok.config);
   CHECK_EQ(ok.config->raft_election_timeout_ms, 300u);
   CHECK(load_error({"--raft-snapshot-entries", "5"}).find("from 10 to 100000000") != std::string::npos);
+}
+
+TEST_CASE("config: TLS files and --insecure, from every layer") {
+  auto cfg = load_ok({"--tls-ca", "/c.pem", "--tls-cert", "/n.pem", "--tls-key", "/n.key"});
+  CHECK_EQ(cfg.tls_ca, "/c.pem");
+  CHECK_EQ(cfg.tls_cert, "/n.pem");
+  CHECK_EQ(cfg.tls_key, "/n.key");
+  CHECK_FALSE(cfg.insecure);
+  CHECK_EQ(cfg.origin.at("tls-cert"), "flag");
+  CHECK(load_ok({"--insecure"}).insecure);
+  CHECK_EQ(load_ok({"--insecure"}).origin.at("insecure"), "flag");
+  auto env = load_node_config(args_list{}, env_map{{"TROUPE_INSECURE", "yes"},
+                                                   {"TROUPE_TLS_CA", "/e.pem"}});
+  REQUIRE(env.config);
+  CHECK(env.config->insecure);
+  CHECK_EQ(env.config->tls_ca, "/e.pem");
+  temp_file file{"insecure = true\ntls-key = \"/f.key\"\n"};
+  auto from_file = load_ok({"--config", file.path});
+  CHECK(from_file.insecure);
+  CHECK_EQ(from_file.tls_key, "/f.key");
+  auto bad = load_node_config(args_list{}, env_map{{"TROUPE_INSECURE", "maybe"}});
+  CHECK_FALSE(bad.config);
+  CHECK_EQ(bad.error, "TROUPE_INSECURE: expected true or false, got 'maybe'");
+  temp_file wrong{"insecure = 1\n"};
+  auto typed = load_node_config(args_list{"--config", wrong.path}, env_map{});
+  CHECK_FALSE(typed.config);
+  CHECK(typed.error.find("key 'insecure' must be a boolean") != std::string::npos);
 }
