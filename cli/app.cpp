@@ -4,6 +4,7 @@
 #include "cli/kv_commands.hpp"
 #include "cli/node_commands.hpp"
 #include "cli/raft_commands.hpp"
+#include "runtime/auth.hpp"
 #include "runtime/caf_setup.hpp"
 #include "runtime/defaults.hpp"
 #include "runtime/tls.hpp"
@@ -49,6 +50,23 @@ std::string connect_hint(const options& opts, const caf::error& err) {
          "runs --insecure (the node's log says which)";
 }
 
+// Over TLS, the node only knows that our certificate is from its CA; the
+// proof tells it which one, and so what we may do (runtime/auth.hpp).
+std::optional<failure> prove_identity(client& c, const caf::actor& gw,
+                                      const options& opts) {
+  if (opts.insecure)
+    return std::nullopt;
+  auto me = auth::signer::load(transport_of(opts).files);
+  if (!me)
+    return failure{exit_usage, message_of(me.error())};
+  auto role = c.prove(gw, **me);
+  if (!role)
+    return failure{exit_failed, "the node at " + opts.endpoint
+                                  + " refused this certificate's identity: "
+                                  + describe(role.error())};
+  return std::nullopt;
+}
+
 int run(const options& opts, const command& cmd) {
   auto endpoint = parse_host_port(opts.endpoint, defaults::cluster_port);
   if (!endpoint)
@@ -66,6 +84,8 @@ int run(const options& opts, const command& cmd) {
                  "cannot reach a troupe node at " + endpoint->to_string() + " ("
                      + describe(gw.error()) + ")"
                      + connect_hint(opts, gw.error())});
+  if (auto refused = prove_identity(c, *gw, opts))
+    return fail(*refused);
   return cmd(c, *gw, opts);
 }
 

@@ -1,5 +1,6 @@
 #include "cli/client.hpp"
 
+#include "runtime/auth_client.hpp"
 #include "runtime/defaults.hpp"
 #include "runtime/tls.hpp"
 
@@ -34,6 +35,11 @@ caf::expected<caf::actor> client::connect() {
           },
           [&](caf::error& err) { result = std::move(err); });
   return result;
+}
+
+caf::expected<std::string> client::prove(const caf::actor& gateway,
+                                         const auth::signer& me) {
+  return auth::prove_blocking(self_, gateway, me, defaults::cli_connect_timeout);
 }
 
 } // namespace troupe::cli

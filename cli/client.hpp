@@ -4,6 +4,7 @@
 #include "cli/outcome.hpp"
 #include "net/address.hpp"
 #include "net/envelope.hpp"
+#include "runtime/auth.hpp"
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
@@ -21,6 +22,11 @@ public:
 
   /// Connects to the endpoint's gateway. Fails with exit_unreachable.
   caf::expected<caf::actor> connect();
+
+  /// Proves this client's certificate identity to `gateway`
+  /// (runtime/auth.hpp); returns the granted role.
+  caf::expected<std::string> prove(const caf::actor& gateway,
+                                   const auth::signer& me);
 
   /// Sends `xs...` to the gateway and waits up to the client's timeout for
   /// an envelope reply.

@@ -23,6 +23,7 @@ const char* to_string(errc x) {
     case errc::storage_failure: return "storage_failure";
     case errc::escalated: return "escalated";
     case errc::timeout: return "timeout";
+    case errc::permission_denied: return "permission_denied";
   }
   return "unknown_troupe_error";
 }

@@ -41,6 +41,9 @@ enum class errc : uint8_t {
   escalated = 12,
   // The request did not complete in time: retry, maybe elsewhere.
   timeout = 13,
+  // The caller's certificate does not allow this (runtime/auth.hpp): use an
+  // identity with the permission the message names; retrying cannot help.
+  permission_denied = 14,
 };
 
 /// The CAF error category of troupe errors.

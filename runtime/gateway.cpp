@@ -6,6 +6,8 @@
 #include "runtime/named.hpp"
 #include "runtime/type_ids.hpp"
 
+#include "troupe/kv.pb.h"
+
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
@@ -19,10 +21,80 @@ constexpr size_t gateway_mailbox_limit = 50000;
 struct gateway_state {
   node_context_ptr ctx;
   uint64_t shed_total = 0;
+  // The actor that proved each session, so its down message ends it.
+  std::map<caf::actor_addr, caf::node_id> provers;
   static inline const char* name = "gateway";
 };
 
 using gateway_actor = caf::stateful_actor<gateway_state>;
+
+caf::node_id sender_node(caf::local_actor* self) {
+  const auto& sender = self->current_sender();
+  return sender ? sender->node() : caf::node_id{};
+}
+
+caf::error refuse(const caf::error& err) {
+  if (err)
+    logger_for("gateway")->warn("refused: {}", message_of(err));
+  return err;
+}
+
+// Viewers may read through `send`: the Raft status and KV ranges.
+bool read_only(const envelope& msg) {
+  if (msg.type == "troupe.v1.RaftStatusRequest")
+    return true;
+  if (msg.type != "troupe.v1.KvRequest")
+    return false;
+  auto req = unpack<v1::KvRequest>(msg);
+  return req && req->has_range();
+}
+
+// A node joining must prove a node certificate naming the node it joins as.
+caf::error check_join(gateway_actor* self, const envelope& info) {
+  auto& ctx = *self->state.ctx;
+  if (!ctx.auth->enforcing())
+    return caf::none;
+  auto member = unpack<v1::MemberInfo>(info);
+  if (!member)
+    return member.error();
+  auto who = ctx.auth->find(sender_node(self));
+  if (who && who->r == auth::role::node && who->name == member->node_id())
+    return caf::none;
+  return make_error(errc::permission_denied,
+                    "join as " + member->node_id() + " needs a proven node "
+                      "certificate with CN=" + member->node_id() + "; the caller "
+                      + (who ? "proved " + who->subject : "proved none"));
+}
+
+std::tuple<std::string, std::string> challenge(gateway_actor* self) {
+  auto& ctx = *self->state.ctx;
+  return {ctx.self.node_id, ctx.auth->challenge(sender_node(self))};
+}
+
+caf::result<std::string> prove(gateway_actor* self, const std::string& cert,
+                               const std::string& signature) {
+  auto& st = self->state;
+  auto caller = sender_node(self);
+  auto who = st.ctx->auth->prove(caller, cert, signature);
+  if (!who)
+    return refuse(who.error());
+  if (auto sender = caf::actor_cast<caf::actor>(self->current_sender())) {
+    self->monitor(sender);
+    st.provers[sender.address()] = caller;
+  }
+  logger_for("gateway")->info("{} proved {} ({})", to_string(caller),
+                              who->subject, auth::name_of(who->r));
+  return std::string{auth::name_of(who->r)};
+}
+
+void on_down(gateway_actor* self, const caf::down_msg& dm) {
+  auto& st = self->state;
+  auto i = st.provers.find(dm.source);
+  if (i == st.provers.end())
+    return;
+  st.ctx->auth->forget(i->second);
+  st.provers.erase(i);
+}
 
 caf::result<envelope> route(gateway_actor* self, const std::string& name,
                             envelope& msg) {
@@ -138,41 +210,112 @@ caf::result<envelope> kill_named(gateway_actor* self, const std::string& name) {
 caf::behavior gateway(gateway_actor* self, node_context_ptr ctx) {
   self->state.ctx = std::move(ctx);
   auto& c = self->state.ctx;
+  self->set_down_handler([=](caf::down_msg& dm) { on_down(self, dm); });
+  auto node_only = [=](const char* what) {
+    return refuse(caller_is_node(self, *c, what));
+  };
+  auto may = [=](auth::permission p, const std::string& what) {
+    return refuse(caller_may(self, *c, p, what));
+  };
+  using auth::permission;
   return {
-    [=](route_atom, const std::string& name, envelope& msg) {
+    [=](route_atom, const std::string& name, envelope& msg) -> caf::result<envelope> {
+      if (auto err = node_only("route"))
+        return err;
       return route(self, name, msg);
     },
-    [=](route_atom, kill_atom, const std::string& name) {
+    [=](route_atom, kill_atom, const std::string& name) -> caf::result<envelope> {
+      if (auto err = node_only("route kill"))
+        return err;
       return kill_local(self, name);
     },
-    [=](lookup_atom, const std::string& name) {
+    [=](lookup_atom, const std::string& name) -> caf::result<bool> {
+      if (auto err = node_only("lookup"))
+        return err;
       return c->table->find_route(name).has_value();
     },
-    [=](actors_atom, local_atom) { return pack(local_actor_tree(*c)); },
-    [=](join_atom a, envelope& info, caf::actor& peer) {
-      return self->delegate(c->membership, a, std::move(info), std::move(peer));
+    [=](actors_atom, local_atom) -> caf::result<envelope> {
+      if (auto err = node_only("actors local"))
+        return err;
+      return pack(local_actor_tree(*c));
     },
-    [=](leave_atom a, envelope& notice) {
-      return self->delegate(c->membership, a, std::move(notice));
+    [=](join_atom a, envelope& info, caf::actor& peer) -> caf::result<envelope> {
+      if (auto err = refuse(check_join(self, info)))
+        return err;
+      self->delegate(c->membership, a, std::move(info), std::move(peer));
+      return caf::delegated<envelope>{};
     },
-    [=](status_atom) { return pack(node_status(*c)); },
-    [=](members_atom) {
+    [=](leave_atom a, envelope& notice) -> caf::result<bool> {
+      if (auto err = node_only("leave"))
+        return err;
+      self->delegate(c->membership, a, std::move(notice));
+      return caf::delegated<bool>{};
+    },
+    [=](auth_atom, challenge_atom) { return challenge(self); },
+    [=](auth_atom, prove_atom, const std::string& cert, const std::string& sig) {
+      return prove(self, cert, sig);
+    },
+    [=](status_atom) -> caf::result<envelope> {
+      if (auto err = may(permission::viewer, "status"))
+        return err;
+      return pack(node_status(*c));
+    },
+    [=](members_atom) -> caf::result<envelope> {
+      if (auto err = may(permission::viewer, "members"))
+        return err;
       return pack(to_member_list(c->members.all(), c->self.node_id));
     },
-    [=](actors_atom, const std::string& node_filter) {
+    [=](actors_atom, const std::string& node_filter) -> caf::result<envelope> {
+      if (auto err = may(permission::viewer, "actors"))
+        return err;
       return cluster_actors(self, node_filter);
     },
-    [=](send_atom, const std::string& name, envelope& msg) {
+    [=](send_atom, const std::string& name, envelope& msg) -> caf::result<envelope> {
+      auto needed = read_only(msg) ? permission::viewer : permission::admin;
+      if (auto err = may(needed, "send " + msg.type + " to " + name))
+        return err;
       return send_named(self, name, msg);
     },
-    [=](kill_atom, const std::string& name) { return kill_named(self, name); },
+    // Answers to the fire-and-forget routes this node sends on behalf of
+    // send_by_name (runtime/named.cpp) come back here; nobody waits for them.
+    [=](const envelope&) {},
+    [=](const caf::error&) {},
+    [=](kill_atom, const std::string& name) -> caf::result<envelope> {
+      if (auto err = may(permission::admin, "kill " + name))
+        return err;
+      return kill_named(self, name);
+    },
   };
 }
 
 } // namespace
 
 caf::actor spawn_gateway(caf::actor_system& sys, node_context_ptr ctx) {
+  if (!ctx->auth) // tests that build a context by hand: no TLS, no checks
+    ctx->auth = std::make_shared<auth::session_table>(ctx->self.node_id, nullptr);
   return sys.spawn(gateway, std::move(ctx));
+}
+
+caf::error caller_may(caf::local_actor* self, const node_context& ctx,
+                      auth::permission p, const std::string& what) {
+  auto caller = sender_node(self);
+  if (caller == self->node() || !ctx.auth)
+    return caf::none;
+  return ctx.auth->check(caller, p, what);
+}
+
+caf::error caller_is_node(caf::local_actor* self, const node_context& ctx,
+                          const std::string& what) {
+  auto caller = sender_node(self);
+  if (!ctx.auth || !ctx.auth->enforcing() || caller == self->node())
+    return caf::none;
+  if (auto who = ctx.auth->find(caller); who && who->r == auth::role::node)
+    return caf::none;
+  if (caller && ctx.members.find_by_gateway(caller))
+    return caf::none;
+  return make_error(errc::permission_denied,
+                    what + " is for cluster nodes only, and the caller is not a "
+                           "member and proved no node certificate");
 }
 
 } // namespace troupe

@@ -1,5 +1,6 @@
 #include "runtime/membership.hpp"
 
+#include "runtime/auth_client.hpp"
 #include "runtime/defaults.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/tls.hpp"
@@ -223,7 +224,16 @@ void join_address(membership_actor* self, const std::string& address,
                                  address + " is this node itself"));
           return;
         }
-        send_join(self, address, gateway);
+        // Over TLS, a node proves its node certificate before it joins
+        // (runtime/auth.hpp); the gateway refuses the join otherwise.
+        if (!self->state.ctx->credentials) {
+          send_join(self, address, gateway);
+          return;
+        }
+        auth::prove_async(
+          self, gateway, self->state.ctx->credentials, defaults::seed_connect_timeout,
+          [=] { send_join(self, address, gateway); },
+          [=](const caf::error& err) { join_failed(self, address, err); });
       },
       [=](caf::error& err) { join_failed(self, address, err); });
 }

@@ -4,6 +4,7 @@
 #include "runtime/type_ids.hpp"
 
 #include <caf/sec.hpp>
+#include <caf/send.hpp>
 
 namespace troupe {
 
@@ -114,14 +115,17 @@ void send_by_name(caf::event_based_actor* self, const node_context_ptr& ctx,
       caf::anon_send(route->handle, std::move(msg));
     return;
   }
+  // Across nodes the local gateway is the sender, not nobody: over TLS the
+  // remote gateway accepts route only from a cluster node (runtime/auth.hpp),
+  // and an anonymous message names no node. The gateway drops the answers.
   if (auto hit = ctx->names.find(name)) {
-    caf::anon_send(hit->gateway, route_atom_v, name, std::move(msg));
+    caf::send_as(ctx->gateway, hit->gateway, route_atom_v, name, std::move(msg));
     return;
   }
   self->request(ctx->directory, defaults::resolve_timeout, resolve_atom_v, name)
     .then(
-      [name, msg](const std::string&, const caf::actor& gateway) {
-        caf::anon_send(gateway, route_atom_v, name, msg);
+      [name, msg, ctx](const std::string&, const caf::actor& gateway) {
+        caf::send_as(ctx->gateway, gateway, route_atom_v, name, msg);
       },
       [](caf::error&) {
         // Unknown name: nothing to count it against; see the contract.

@@ -2,6 +2,7 @@
 
 #include "net/http_server.hpp"
 #include "runtime/admin_views.hpp"
+#include "runtime/auth.hpp"
 #include "runtime/caf_setup.hpp"
 #include "runtime/defaults.hpp"
 #include "runtime/directory.hpp"
@@ -329,6 +330,24 @@ std::string check_transport(const node_config& cfg) {
   return {};
 }
 
+// The session table enforces permissions unless the node runs --insecure;
+// the signer proves this node to the peers it joins.
+std::string add_auth(node_context& ctx, const node_config& cfg) {
+  if (cfg.insecure) {
+    ctx.auth = std::make_shared<auth::session_table>(cfg.node_id, nullptr);
+    return {};
+  }
+  auto checker = auth::verifier::load(cfg.tls_ca);
+  if (!checker)
+    return message_of(checker.error());
+  auto me = auth::signer::load({cfg.tls_ca, cfg.tls_cert, cfg.tls_key});
+  if (!me)
+    return message_of(me.error());
+  ctx.auth = std::make_shared<auth::session_table>(cfg.node_id, *checker);
+  ctx.credentials = *me;
+  return {};
+}
+
 int wait_for_stop(stop_reason& stop, std::shared_ptr<spdlog::logger> log) {
   auto set = stop_signals();
   int sig = 0;
@@ -383,8 +402,12 @@ int run_node(const node_config& cfg, node_plan plan) {
     configure_transport(sys_cfg, transport_of(cfg));
     caf::actor_system sys{sys_cfg};
     stop_reason stop;
-    running_node node{cfg, make_context(cfg, *incarnation), sys, stop};
-    if (auto failure = node.start(std::move(plan), *store); !failure.empty()) {
+    auto ctx = make_context(cfg, *incarnation);
+    auto failure = add_auth(*ctx, cfg);
+    running_node node{cfg, std::move(ctx), sys, stop};
+    if (failure.empty())
+      failure = node.start(std::move(plan), *store);
+    if (!failure.empty()) {
       fail_line(failure);
       exit_code = 1;
     } else {

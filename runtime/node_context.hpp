@@ -19,6 +19,11 @@
 #include <string>
 #include <vector>
 
+namespace troupe::auth {
+class session_table; // runtime/auth.hpp
+class signer;
+} // namespace troupe::auth
+
 namespace troupe {
 
 /// Where a name was last seen: the hosting node and its gateway.
@@ -98,6 +103,12 @@ struct node_context {
   caf::actor directory; // a directory_actor (runtime/directory.hpp), untyped here
                         // so this header does not pull in the interface
   caf::actor membership;
+  /// Proven callers and their permissions (runtime/auth.hpp); set before
+  /// the gateway starts. Does not enforce anything with --insecure.
+  std::shared_ptr<auth::session_table> auth;
+  /// This node's certificate and key, for proving itself to the peers it
+  /// joins; null with --insecure.
+  std::shared_ptr<const auth::signer> credentials;
 };
 
 using node_context_ptr = std::shared_ptr<node_context>;

@@ -136,8 +136,10 @@ int log_verify(int preverify_ok, X509_STORE_CTX* store) {
 }
 
 // A fatal alert, sent or received, ends a handshake; warnings do not.
+// After the handshake, an alert only closes a connection that was accepted
+// (a client exiting mid-record gives "decode error"): not a refusal.
 void log_alert(const SSL* ssl, int where, int ret) {
-  if ((ret >> 8) != 2 || !may_log()) // 2 = fatal
+  if ((ret >> 8) != 2 || SSL_is_init_finished(ssl) || !may_log()) // 2 = fatal
     return;
   bool sent = (where & SSL_CB_WRITE) != 0;
   logger_for("tls")->warn("TLS {} {} peer {}: fatal alert '{}'",

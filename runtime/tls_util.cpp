@@ -45,13 +45,15 @@ std::string ssl_error_text() {
 }
 
 std::string verify_against(X509_STORE* store, X509* leaf,
-                           STACK_OF(X509)* chain) {
+                           STACK_OF(X509)* chain, int purpose) {
   if (leaf == nullptr)
     return "no certificate";
   std::unique_ptr<X509_STORE_CTX, void (*)(X509_STORE_CTX*)> ctx{
     X509_STORE_CTX_new(), &X509_STORE_CTX_free};
   if (!ctx || X509_STORE_CTX_init(ctx.get(), store, leaf, chain) != 1)
     return "cannot set up verification: " + ssl_error_text();
+  if (purpose != 0)
+    X509_STORE_CTX_set_purpose(ctx.get(), purpose);
   if (X509_verify_cert(ctx.get()) == 1)
     return {};
   auto code = X509_STORE_CTX_get_error(ctx.get());

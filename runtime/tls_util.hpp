@@ -17,9 +17,12 @@ std::string ssl_error_text();
 
 /// Verifies `leaf` (with the untrusted intermediates `chain`, may be null)
 /// against the trusted certificates in `store`, for TLS client or server
-/// use, at the current time. Returns "" if valid, else OpenSSL's reason
-/// ("unable to get local issuer certificate", "certificate has expired").
-std::string verify_against(X509_STORE* store, X509* leaf, STACK_OF(X509)* chain);
+/// use, at the current time; `purpose` (e.g. X509_PURPOSE_SSL_CLIENT) also
+/// checks the key usages, 0 does not. Returns "" if valid, else OpenSSL's
+/// reason ("unable to get local issuer certificate", "certificate has
+/// expired").
+std::string verify_against(X509_STORE* store, X509* leaf, STACK_OF(X509)* chain,
+                           int purpose = 0);
 
 /// The subject of `cert` as one line, its CN and its OU (else its O).
 tls_identity identity_of(X509* cert);

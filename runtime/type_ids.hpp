@@ -28,6 +28,10 @@ CAF_BEGIN_TYPE_ID_BLOCK(troupe, caf::first_custom_type_id)
   CAF_ADD_ATOM(troupe, troupe, status_atom, "status")
   CAF_ADD_ATOM(troupe, troupe, actors_atom, "actors")
   CAF_ADD_ATOM(troupe, troupe, send_atom, "send")
+  // Proving a certificate identity to a gateway (runtime/auth.hpp).
+  CAF_ADD_ATOM(troupe, troupe, auth_atom, "auth")
+  CAF_ADD_ATOM(troupe, troupe, challenge_atom, "challenge")
+  CAF_ADD_ATOM(troupe, troupe, prove_atom, "prove")
   // Scope markers: `local` means "this node only, do not fan out".
   CAF_ADD_ATOM(troupe, troupe, local_atom, "local")
   // Supervision internals.

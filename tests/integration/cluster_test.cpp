@@ -144,7 +144,12 @@ TEST_CASE("a node that dies is marked down and its names stop resolving") {
 TEST_CASE("BASP heartbeats turn a hung node into a down member") {
   // A SIGSTOPped process keeps its TCP connections open; only heartbeats
   // notice it (CAF 0.17 turns them off by default).
-  three_nodes c{{"--heartbeat-interval-ms", "100", "--connection-timeout-ms", "1000"}};
+  // The interval must exceed the slowest TLS + BASP handshake: CAF starts a
+  // client handshake with last_seen = epoch, so a check during a handshake
+  // slower than one interval drops the new connection (caf-0.17-notes §4).
+  // At 100 ms over TLS this failed 2 of 4 runs on a loaded machine (n3's
+  // join of n2 ended in connection_timeout); at 250 ms, 0 of 4.
+  three_nodes c{{"--heartbeat-interval-ms", "250", "--connection-timeout-ms", "1000"}};
   REQUIRE(c.n3->signal(SIGSTOP));
   auto start = std::chrono::steady_clock::now();
   REQUIRE(eventually([&] { return three_nodes::members_up(*c.n1) == 2; },

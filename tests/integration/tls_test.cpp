@@ -174,3 +174,37 @@ TEST_CASE("tls: a node without a certificate from the CA cannot join") {
   CHECK(http_get("127.0.0.3", rogue.admin_port(), "/readyz") == 503);
   CHECK(http_get("127.0.0.4", plain.admin_port(), "/readyz") == 503);
 }
+
+TEST_CASE("tls: a viewer certificate may read; send and kill need admin") {
+  node_process n1{node_options{"n1", "127.0.0.2"}};
+  REQUIRE(n1.wait_ready());
+  auto ep = n1.cluster_address();
+  auto viewer = tls_args(test_client_tls("viewer", "viewer"));
+  auto as_viewer = [&](std::vector<std::string> args) {
+    return troupectl(with(with({"--endpoint", ep}, viewer), args));
+  };
+  for (auto* cmd : {"status", "members", "actors"}) {
+    auto res = as_viewer({cmd});
+    INFO(cmd << ": " << res.err);
+    CHECK(res.exit_code == 0);
+  }
+  auto send = as_viewer({"send", "probe/n1", "Ping", R"({"payload":"hi"})"});
+  CHECK(send.exit_code == 1);
+  CHECK(contains(send.err, "permission_denied"));
+  CHECK(contains(send.err, "needs admin"));
+  CHECK(contains(send.err, "OU = viewer, CN = viewer is viewer"));
+  CHECK(send.out.empty());
+  auto kill = as_viewer({"kill", "probe/n1"});
+  CHECK(kill.exit_code == 1);
+  CHECK(contains(kill.err, "kill probe/n1 needs admin"));
+  CHECK(contains(n1.log(), "refused: send troupe.v1.Ping to probe/n1 needs admin"));
+  // The harness's default certificate is CN=admin, OU=admin.
+  auto sent = troupectl({"--endpoint", ep, "send", "probe/n1", "Ping", R"({"payload":"hi"})"});
+  INFO(sent.err);
+  CHECK(sent.exit_code == 0);
+  CHECK(contains(sent.out, "hi"));
+  auto killed = troupectl({"--endpoint", ep, "kill", "probe/n1"});
+  INFO(killed.err);
+  CHECK(killed.exit_code == 0);
+  CHECK(contains(n1.log(), "proved O = troupe, OU = viewer, CN = viewer (viewer)"));
+}

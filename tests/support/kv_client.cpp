@@ -1,7 +1,9 @@
 #include "tests/support/kv_client.hpp"
 
 #include "net/address.hpp"
+#include "runtime/auth_client.hpp"
 #include "runtime/tls.hpp"
+#include "tests/support/process.hpp"
 #include "runtime/type_ids.hpp"
 
 #include <caf/io/middleman.hpp>
@@ -50,6 +52,12 @@ std::optional<caf::actor> kv_client::gateway(const std::string& node) {
           result = caf::actor_cast<caf::actor>(ptr);
       },
       [&](caf::error&) {});
+  // Over TLS, prove the harness's admin certificate (runtime/auth.hpp).
+  if (result && tls_enabled(sys_)) {
+    static auto me = auth::signer::load(test_client_tls());
+    if (!me || !auth::prove_blocking(self_, *result, **me, seconds{2}))
+      return std::nullopt;
+  }
   if (result)
     gateways_[node] = *result;
   return result;

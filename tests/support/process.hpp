@@ -17,7 +17,11 @@
 //     the same way, unless `args` hold a --tls-* or --insecure flag.
 //   - an in-process CAF client (kv_client) must use the same transport:
 //     configure_transport(cfg, test_client_transport()) from runtime/tls.hpp,
-//     and connect through connection_manager(sys).
+//     connect through connection_manager(sys), and then prove its identity
+//     to each gateway before asking anything (runtime/auth_client.hpp:
+//     auth::prove_blocking with auth::signer::load(test_client_tls())); a
+//     TLS node answers every request of an unproven caller with
+//     permission_denied (docs/security.md, "Permissions").
 // A test that starts troupe-node or troupectl by hand (run_command) must
 // pass these flags itself: test_node_tls(id), test_client_tls(name, role).
 #pragma once
