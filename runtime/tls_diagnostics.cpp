@@ -18,9 +18,12 @@
 //
 // Logged (logger "tls", rate-limited to 20 lines a second so a scanner cannot
 // flood the log), each with the peer address: a peer certificate that fails
-// verification (reason, depth, subject); a fatal alert sent or received
-// ("unknown CA", "certificate required"); a handshake that ends in an error
-// (OpenSSL's reason, e.g. "peer did not return a certificate").
+// verification (reason, depth, subject); a handshake that ends in an error
+// (OpenSSL's reason, e.g. "peer did not return a certificate", "wrong
+// version number" for plain TCP, "tlsv1 alert unknown ca" when the peer
+// refused ours). Alerts are not logged on their own: a client that exits
+// right after its last request makes the server send "decode error" on an
+// accepted connection, once per troupectl call.
 //
 // The error queue. OpenSSL keeps errors in a per-thread queue and requires
 // it to be empty before each SSL_read/SSL_write/SSL_accept/SSL_connect,
@@ -136,27 +139,11 @@ int log_verify(int preverify_ok, X509_STORE_CTX* store) {
 }
 
 // A fatal alert, sent or received, ends a handshake; warnings do not.
-// After the handshake, an alert only closes a connection that was accepted
-// (a client exiting mid-record gives "decode error"): not a refusal.
-void log_alert(const SSL* ssl, int where, int ret) {
-  if ((ret >> 8) != 2 || SSL_is_init_finished(ssl) || !may_log()) // 2 = fatal
-    return;
-  bool sent = (where & SSL_CB_WRITE) != 0;
-  logger_for("tls")->warn("TLS {} {} peer {}: fatal alert '{}'",
-                          sent ? "refused" : "refused by",
-                          side(ssl), peer_address(ssl),
-                          SSL_alert_desc_string_long(ret));
-}
-
 // SSL_CB_EXIT with ret <= 0 also fires when a non-blocking handshake merely
 // waits for the socket; only an error on the queue means it failed.
 void log_handshake(const SSL* ssl, int where, int ret) {
   if ((where & SSL_CB_HANDSHAKE_START) != 0) {
     remember_peer(ssl);
-    return;
-  }
-  if ((where & SSL_CB_ALERT) != 0) {
-    log_alert(ssl, where, ret);
     return;
   }
   if ((where & SSL_CB_EXIT) == 0 || ret > 0 || SSL_is_init_finished(ssl))
