@@ -144,7 +144,8 @@ std::string render_response(const http_response& res, bool keep_alive,
   for (auto& [name, value] : res.headers)
     if (!is_renderer_owned(name) && is_safe_field(name, value))
       append_field(out, name, value);
-  append_field(out, "Connection", keep_alive ? "keep-alive" : "close");
+  append_field(out, "Connection",
+               status == 101 ? "Upgrade" : keep_alive ? "keep-alive" : "close");
   out.append("\r\n");
   if (!bodyless && !head_request)
     out.append(res.body);
@@ -540,9 +541,22 @@ void http_session::answer_waiting(std::vector<char>& out) {
   while (answered < waiting_.size()
          && unsent_bytes_ < limits_.max_output_bytes) {
     auto& req = waiting_[answered++];
-    write(render_response(handler_(req), req.keep_alive, req.method == "HEAD"),
-          out);
+    auto res = handler_(req);
+    // 101 only answers an upgrade request (the last one the parser reads);
+    // after it the stream belongs to the new protocol.
+    if (res.status == 101 && (req.keep_alive || !req.header("Upgrade"))) {
+      res = http_response{};
+      res.status = 500;
+      res.body = "handler answered 101 to a request that asked for no upgrade\n";
+    }
+    write(render_response(res, req.keep_alive, req.method == "HEAD"), out);
     ++requests_answered_;
+    if (res.status == 101) {
+      upgraded_ = std::make_unique<http_request>(std::move(req));
+      closing_ = true;
+      waiting_.clear();
+      return;
+    }
   }
   waiting_.erase(waiting_.begin(),
                  waiting_.begin() + static_cast<std::ptrdiff_t>(answered));

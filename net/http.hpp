@@ -88,7 +88,7 @@ struct http_response {
 
 /// Renders `res` as HTTP/1.1: the status line with its reason phrase,
 /// Content-Type, Content-Length, `res.headers`, then "Connection: keep-alive"
-/// or "Connection: close". Without a body for `head_request` (Content-Length
+/// or "Connection: close" ("Connection: Upgrade" for 101). Without a body for `head_request` (Content-Length
 /// still gives the body's size) and for 1xx, 204 and 304. A status outside
 /// 100..999 is rendered as 500.
 std::string render_response(const http_response& res, bool keep_alive,
@@ -180,6 +180,13 @@ public:
     return unsent_bytes_;
   }
 
+  /// The request that was answered with 101 Switching Protocols, or
+  /// nullptr. Once set, done() is true: the shell flushes the 101 and hands
+  /// the connection to the new protocol instead of closing it.
+  const http_request* upgraded() const {
+    return upgraded_.get();
+  }
+
   /// The status code of the parse error answered, or 0.
   int error_status() const {
     return error_.code;
@@ -197,6 +204,7 @@ private:
   size_t unsent_bytes_ = 0;
   uint64_t requests_answered_ = 0;
   bool closing_ = false;
+  std::unique_ptr<http_request> upgraded_;
 };
 
 } // namespace troupe

@@ -136,6 +136,7 @@ struct http_server_state {
   http_handler handler;
   http_limits limits;
   std::shared_ptr<http_server_stats> stats;
+  http_upgrade_handler upgrade;
   std::map<connection_handle, connection> connections;
   bool sweep_scheduled = false;
 
@@ -206,7 +207,12 @@ void after_session_step(server_actor* self, connection_handle hdl,
   stats.requests_answered += answered - conn.requests_counted;
   conn.requests_counted = answered;
   self->flush(hdl);
-  if (conn.session.done()) {
+  if (conn.session.done() && conn.session.upgraded() && self->state.upgrade) {
+    auto req = *conn.session.upgraded();
+    auto upgrade = self->state.upgrade;
+    forget(self, hdl);
+    upgrade(self, hdl, req); // moves the connection to its new broker
+  } else if (conn.session.done()) {
     forget(self, hdl);
     self->close(hdl); // graceful: unsent output still goes out, then FIN
   } else if (conn.session.wants_input()) {
@@ -286,9 +292,11 @@ void sweep_idle(server_actor* self) {
 
 caf::behavior http_server(server_actor* self, int listener,
                           http_handler handler, http_limits limits,
-                          std::shared_ptr<http_server_stats> stats) {
+                          std::shared_ptr<http_server_stats> stats,
+                          http_upgrade_handler upgrade) {
   auto& st = self->state;
   st.handler = std::move(handler);
+  st.upgrade = std::move(upgrade);
   st.limits = limits;
   st.stats = std::move(stats);
   self->add_doorman(listener);
@@ -321,7 +329,8 @@ caf::behavior http_server(server_actor* self, int listener,
 caf::expected<caf::actor>
 spawn_http_server(caf::actor_system& sys, const std::string& host,
                   uint16_t port, http_handler handler, http_limits limits,
-                  std::shared_ptr<http_server_stats> stats) {
+                  std::shared_ptr<http_server_stats> stats,
+                  http_upgrade_handler upgrade) {
   if (!handler)
     return make_error(errc::invalid_argument, "spawn_http_server: no handler");
   if (!sys.has_middleman())
@@ -336,7 +345,8 @@ spawn_http_server(caf::actor_system& sys, const std::string& host,
   if (!stats)
     stats = std::make_shared<http_server_stats>();
   return sys.middleman().spawn_broker(
-    http_server, *listener, std::move(handler), limits, std::move(stats));
+    http_server, *listener, std::move(handler), limits, std::move(stats),
+    std::move(upgrade));
 }
 
 } // namespace troupe

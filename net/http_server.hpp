@@ -8,6 +8,8 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/expected.hpp>
+#include <caf/io/broker.hpp>
+#include <caf/io/connection_handle.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -33,6 +35,14 @@ struct http_server_stats {
   std::atomic<uint64_t> output_stalls{0};
 };
 
+/// Takes over a connection whose request the handler answered with 101
+/// Switching Protocols (e.g. a WebSocket, net/websocket_server.hpp). Called
+/// on the server's broker after the 101 is queued and flushed; the server
+/// has already forgotten the connection, so the callee must move it to
+/// another broker with `server->fork(...)` (or close it). Must not block.
+using http_upgrade_handler = std::function<void(
+  caf::io::broker* server, caf::io::connection_handle hdl, const http_request& req)>;
+
 /// Opens a TCP listener on `host`:`port` and serves HTTP/1.1 on it, calling
 /// `handler` for each request (keep-alive and pipelining supported, answers
 /// in request order; HEAD gets headers only). `host` is an IP address or a
@@ -49,10 +59,12 @@ struct http_server_stats {
 /// flushed). Stop it before the actor_system is destroyed, which otherwise
 /// waits for it forever. An exception from `handler` terminates the server.
 ///
-/// `stats`, if given, receives the server's counters.
+/// `stats`, if given, receives the server's counters. `upgrade`, if given,
+/// receives connections answered with 101; without it they are closed.
 caf::expected<caf::actor>
 spawn_http_server(caf::actor_system& sys, const std::string& host,
                   uint16_t port, http_handler handler, http_limits limits = {},
-                  std::shared_ptr<http_server_stats> stats = nullptr);
+                  std::shared_ptr<http_server_stats> stats = nullptr,
+                  http_upgrade_handler upgrade = nullptr);
 
 } // namespace troupe
