@@ -50,7 +50,8 @@ integration: build
 # development certificates made once into ./tls (docs/security.md).
 run: build
 	@[ -f tls/n1.pem ] || deploy/tls/make-certs.sh -d tls dev n1 >/dev/null
-	@echo "troupe-node: cluster 127.0.0.1:7400 (mutual TLS), admin http://127.0.0.1:7480 (/livez, /readyz); Ctrl-C stops it"
+	@echo "troupe-node: cluster 127.0.0.1:7400 (mutual TLS), admin http://127.0.0.1:7480 (/livez, /readyz, /metrics); Ctrl-C stops it"
+	@echo "dashboard: open http://127.0.0.1:7480/ in a browser"
 	@echo "try: . deploy/tls/dev-env.sh; $(CTL) status; $(CTL) send probe/n1 Ping '{\"payload\":\"hi\"}'"
 	$(NODE) --node-id n1 --role all --listen 127.0.0.1:7400 --data-dir ./data \
 	  --tls-ca tls/ca.pem --tls-cert tls/n1.pem --tls-key tls/n1.key

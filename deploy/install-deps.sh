@@ -20,6 +20,8 @@ packages=(
   libssl-dev
   libhttp-parser-dev
   curl
+  python3-websockets    # the dashboard's WebSocket tests (tests/dashboard/)
+  chromium              # the dashboard's browser test, headless
 )
 
 # Only the benchmarks need these, so `make test` never installs them.
@@ -49,6 +51,20 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}"
   apt_update
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The browser test drives chromium with playwright-core from npm (the only
+# npm package troupe uses; pinned in tests/browser/package-lock.json).
+# Machines that already have Node.js (e.g. from another apt source) keep it.
+if ! command -v npm >/dev/null 2>&1; then
+  echo "install-deps: installing nodejs npm"
+  apt_update
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+root_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+if [ ! -f "$root_dir/tests/browser/node_modules/playwright-core/package.json" ]; then
+  echo "install-deps: installing playwright-core into tests/browser (npm ci)"
+  (cd "$root_dir/tests/browser" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 # promtool (tests check /metrics with `promtool check metrics`) ships in

@@ -26,6 +26,7 @@ v1::ActorInfo to_info(const local_actor_entry& e, const std::string& node_id) {
     info.set_mailbox_size(e.gate->size());
     info.set_mailbox_capacity(e.gate->capacity());
     info.set_dropped_total(e.gate->dropped());
+    info.set_messages_total(e.gate->accepted());
   }
   return info;
 }

@@ -54,6 +54,13 @@ std::string quote_addresses(const std::vector<host_port>& xs) {
   return quote_list(texts);
 }
 
+std::vector<std::string> label_texts(const std::map<std::string, std::string>& labels) {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : labels)
+    out.push_back(k + "=" + v);
+  return out;
+}
+
 std::string ms(std::chrono::milliseconds x) {
   return std::to_string(x.count());
 }
@@ -137,6 +144,18 @@ const std::vector<setting>& settings() {
      "plain TCP without authentication, for development only; required "
      "when no --tls-* files are given (default: false)",
      [](nc c) { return std::string{c.insecure ? "true" : "false"}; }},
+    {"labels", k::list, "LIST",
+     "comma list of KEY=VALUE labels of this node, e.g. region=eu,zone=a "
+     "(default: none)",
+     [](nc c) { return quote_list(label_texts(c.labels)); }},
+    {"dashboard-token", k::text, "TOKEN",
+     "dashboard: token a page must send to get actions such as kill; without "
+     "it the dashboard is read-only (default: none)",
+     [](nc c) { return toml_quote(c.dashboard_token); }},
+    {"dashboard-allow-origin", k::list, "LIST",
+     "dashboard: origins (http://host:port, or *) whose pages may open its "
+     "WebSocket besides its own (default: none)",
+     [](nc c) { return quote_list(c.dashboard_allow_origins); }},
   };
   return table;
 }
@@ -641,6 +660,50 @@ caf::error set_tls(const layer& m, node_config& cfg) {
   return caf::none;
 }
 
+std::vector<std::string> split_list(std::string_view text) {
+  std::vector<std::string> out;
+  for (size_t pos = 0; pos <= text.size();) {
+    auto comma = std::min(text.find(',', pos), text.size());
+    std::string item{text.substr(pos, comma - pos)};
+    item.erase(0, item.find_first_not_of(' '));
+    item.erase(item.find_last_not_of(' ') + 1);
+    if (!item.empty())
+      out.push_back(std::move(item));
+    pos = comma + 1;
+  }
+  return out;
+}
+
+caf::error set_labels(const layer& m, node_config& cfg) {
+  const auto* raw = given(m, "labels", cfg);
+  cfg.labels.clear();
+  if (!raw)
+    return caf::none;
+  for (auto& item : split_list(raw->text)) {
+    auto eq = item.find('=');
+    if (eq == 0 || eq == std::string::npos || item.size() > 128)
+      return invalid(*raw, "label '" + item + "' must be KEY=VALUE (at most 128 bytes)");
+    cfg.labels[item.substr(0, eq)] = item.substr(eq + 1);
+  }
+  if (cfg.labels.size() > 16)
+    return invalid(*raw, "at most 16 labels");
+  return caf::none;
+}
+
+// The token is compared in full on every action; a short one is guessable.
+caf::error set_dashboard(const layer& m, node_config& cfg) {
+  const auto* token = given(m, "dashboard-token", cfg);
+  cfg.dashboard_token = token ? token->text : std::string{};
+  // "" means none, so that --dump-config's output reads back.
+  if (token && !cfg.dashboard_token.empty()
+      && (cfg.dashboard_token.size() < 8 || cfg.dashboard_token.size() > 256))
+    return invalid(*token, "dashboard token must have 8 to 256 characters");
+  const auto* origins = given(m, "dashboard-allow-origin", cfg);
+  cfg.dashboard_allow_origins = origins ? split_list(origins->text)
+                                        : std::vector<std::string>{};
+  return caf::none;
+}
+
 // Order matters: advertise and admin-listen default to listen, and the
 // connection timeout is checked against the heartbeat interval.
 caf::error build(const layer& m, node_config& cfg) {
@@ -649,7 +712,7 @@ caf::error build(const layer& m, node_config& cfg) {
                  set_seeds, set_admin_listen, set_data_dir, set_logging,
                  set_heartbeat_interval, set_connection_timeout,
                  set_mailbox_capacity, set_max_restarts, set_restart_period,
-                 set_raft_timing, set_tls})
+                 set_raft_timing, set_tls, set_labels, set_dashboard})
     if (auto err = f(m, cfg))
       return err;
   return caf::none;
@@ -675,7 +738,8 @@ bool same_settings(const node_config& x, const node_config& y) {
                     c.mailbox_capacity, c.max_restarts, c.restart_period_ms,
                     c.raft_election_timeout_ms, c.raft_heartbeat_interval_ms,
                     c.raft_snapshot_entries, c.tls_ca, c.tls_cert,
-                    c.tls_key, c.insecure);
+                    c.tls_key, c.insecure, c.labels, c.dashboard_token,
+                    c.dashboard_allow_origins);
   };
   return tie(x) == tie(y);
 }

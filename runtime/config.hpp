@@ -46,6 +46,15 @@ struct node_config {
   std::string tls_cert; // this node's PEM certificate (chain)
   std::string tls_key;  // its unencrypted PEM private key
   bool insecure = false; // plain TCP, no authentication (development only)
+  /// Free-form labels of this node, e.g. region and zone; peers see them in
+  /// its MemberInfo and the dashboard groups nodes by region and zone.
+  std::map<std::string, std::string> labels;
+  /// dashboard: the token that unlocks actions (kill an actor); empty =
+  /// read-only, no actions offered.
+  std::string dashboard_token;
+  /// dashboard: origins ("http://host:port", or "*") whose pages may open
+  /// the WebSocket besides the dashboard's own origin.
+  std::vector<std::string> dashboard_allow_origins;
   /// Setting key (file key spelling, e.g. "admin-listen", plus "config")
   /// -> "default", "file", "env" or "flag".
   std::map<std::string, std::string> origin;

@@ -42,6 +42,7 @@ public:
       }
     } while (!size_.compare_exchange_weak(cur, cur + 1,
                                           std::memory_order_relaxed));
+    accepted_.fetch_add(1, std::memory_order_relaxed);
     return true;
   }
 
@@ -63,11 +64,17 @@ public:
   uint64_t dropped() const noexcept {
     return dropped_.load(std::memory_order_relaxed);
   }
+  /// Messages let in since the gate was made (across restarts): the
+  /// dashboard's and /metrics' message rate.
+  uint64_t accepted() const noexcept {
+    return accepted_.load(std::memory_order_relaxed);
+  }
 
 private:
   const uint64_t capacity_;
   std::atomic<uint64_t> size_{0};
   std::atomic<uint64_t> dropped_{0};
+  std::atomic<uint64_t> accepted_{0};
 };
 
 /// One actor in the node's supervision tree.

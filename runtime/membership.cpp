@@ -48,6 +48,8 @@ v1::MemberInfo self_info(const node_context& ctx) {
   info.set_incarnation(ctx.self.incarnation);
   info.set_started_at_ms(ctx.self.started_at_ms);
   info.set_version(std::string{defaults::version});
+  for (auto& [k, v] : ctx.self.labels)
+    (*info.mutable_labels())[k] = v;
   return info;
 }
 

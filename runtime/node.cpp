@@ -72,6 +72,7 @@ std::shared_ptr<node_context> make_context(const node_config& cfg,
   s.admin_address = cfg.admin_listen.to_string();
   for (auto& seed : cfg.seeds)
     s.seeds.push_back(seed.to_string());
+  s.labels = cfg.labels;
   s.incarnation = incarnation;
   s.started_at_ms = wall_clock_ms();
   s.started_at = std::chrono::steady_clock::now();
@@ -111,6 +112,14 @@ void refresh_supervision_check(node_context& ctx, const std::string& root) {
     ctx.ready.set("supervision", true, root + " running");
 }
 
+const admin_route* find_route(const node_context& ctx, const std::string& path) {
+  for (auto& r : ctx.admin_routes)
+    if (path == r.path
+        || (r.path.size() > 1 && r.path.back() == '/' && path.rfind(r.path, 0) == 0))
+      return &r;
+  return nullptr;
+}
+
 http_handler admin_handler(node_context_ptr ctx, std::string root) {
   return [ctx, root](const http_request& req) {
     http_response res;
@@ -124,12 +133,26 @@ http_handler admin_handler(node_context_ptr ctx, std::string root) {
     } else if (req.path == "/metrics") {
       res.content_type = std::string{metrics_registry::content_type};
       res.body = ctx->metrics->render();
+    } else if (auto route = find_route(*ctx, req.path)) {
+      return route->handler(req);
     } else {
       res.status = 404;
       res.body = "not found: " + req.path
                  + " (try /livez, /readyz or /metrics)\n";
     }
     return res;
+  };
+}
+
+// Upgraded connections go to the route that answered their request.
+http_upgrade_handler admin_upgrade(node_context_ptr ctx) {
+  return [ctx](caf::io::broker* server, caf::io::connection_handle hdl,
+               const http_request& req) {
+    auto route = find_route(*ctx, req.path);
+    if (route && route->upgrade)
+      route->upgrade(server, hdl, req);
+    else
+      server->close(hdl);
   };
 }
 
@@ -178,7 +201,7 @@ public:
     auto http = spawn_http_server(sys_, cfg_.admin_listen.host,
                                   cfg_.admin_listen.port,
                                   admin_handler(ctx_, root_name_), http_limits{},
-                                  http_stats);
+                                  http_stats, admin_upgrade(ctx_));
     if (!http)
       return message_of(http.error()) + " (admin HTTP port)";
     http_ = *http;

@@ -3,6 +3,7 @@
 // Created once by the node bootstrap; every member is thread-safe.
 #pragma once
 
+#include "net/http_server.hpp"
 #include "runtime/local_actors.hpp"
 #include "runtime/members.hpp"
 #include "runtime/metrics.hpp"
@@ -82,12 +83,23 @@ struct node_settings {
   std::string cluster_address; // advertised
   std::string admin_address;
   std::vector<std::string> seeds;
+  std::map<std::string, std::string> labels; // e.g. region, zone
   uint64_t incarnation = 0;
   int64_t started_at_ms = 0;
   std::chrono::steady_clock::time_point started_at;
   uint64_t mailbox_capacity = 0;
   uint32_t max_restarts = 0;
   std::chrono::milliseconds restart_period{0};
+};
+
+/// An admin HTTP route that a role adds (the dashboard: /, /ws, /api/).
+/// Requests whose path equals `path`, or starts with it when it ends in
+/// '/' (other than "/" itself, which matches only "/"), go to `handler`; a request it answers with 101 Switching Protocols
+/// goes on to `upgrade`.
+struct admin_route {
+  std::string path;
+  http_handler handler;
+  http_upgrade_handler upgrade;
 };
 
 struct node_context {
@@ -109,6 +121,8 @@ struct node_context {
   /// This node's certificate and key, for proving itself to the peers it
   /// joins; null with --insecure.
   std::shared_ptr<const auth::signer> credentials;
+  /// Routes added by role factories; read-only once the admin port opens.
+  std::vector<admin_route> admin_routes;
 };
 
 using node_context_ptr = std::shared_ptr<node_context>;

@@ -33,6 +33,7 @@ caf::error add_actor_metrics(metrics_registry& reg, node_context_ptr ctx) {
   auto size = gated([](const mailbox_gate& g) { return g.size(); });
   auto capacity = gated([](const mailbox_gate& g) { return g.capacity(); });
   auto dropped = gated([](const mailbox_gate& g) { return g.dropped(); });
+  auto accepted = gated([](const mailbox_gate& g) { return g.accepted(); });
   auto restarts = [](const local_actor_entry& e) -> opt {
     return static_cast<double>(e.restarts);
   };
@@ -57,6 +58,13 @@ caf::error add_actor_metrics(metrics_registry& reg, node_context_ptr ctx) {
                       {},
                       actor},
                      metric_type::counter, per_actor(ctx, dropped)))
+    return err;
+  if (auto err
+      = reg.callback({"troupe_actor_messages_total",
+                      "Messages delivered by name into an actor's mailbox.",
+                      {},
+                      actor},
+                     metric_type::counter, per_actor(ctx, accepted)))
     return err;
   return reg.callback({"troupe_actor_restarts_total",
                        "Restarts of an actor by its supervisor since the "

@@ -43,4 +43,10 @@ CAF_BEGIN_TYPE_ID_BLOCK(troupe, caf::first_custom_type_id)
   // storage writer thread (actors/consensus/raft_shell.hpp).
   CAF_ADD_ATOM(troupe, troupe, persisted_atom, "persisted")
 
+  // The dashboard: a WebSocket connection opened, sent text, or drained
+  // after falling behind (actors/dashboard/dashboard.hpp).
+  CAF_ADD_ATOM(troupe, troupe, ws_open_atom, "wsopen")
+  CAF_ADD_ATOM(troupe, troupe, ws_text_atom, "wstext")
+  CAF_ADD_ATOM(troupe, troupe, ws_resync_atom, "wsresync")
+
 CAF_END_TYPE_ID_BLOCK(troupe)
