@@ -18,7 +18,7 @@ BROWSER_DIR = os.path.join(ROOT, "tests", "browser")
 
 def main():
     binary, artifacts = sys.argv[1], sys.argv[2]
-    docs = sys.argv[3] if len(sys.argv) > 3 else ""
+    docs = os.path.abspath(sys.argv[3]) if len(sys.argv) > 3 else ""
     if not os.path.isdir(os.path.join(BROWSER_DIR, "node_modules", "playwright-core")):
         print("playwright-core is not installed in tests/browser; run deploy/install-deps.sh")
         return 1

@@ -26,6 +26,7 @@ from cluster import Cluster, wait_until  # noqa: E402
 
 BINARY = None
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+TOKEN = "test-token-1234"
 
 
 def run(coro, timeout=30):
@@ -116,7 +117,7 @@ class Raw:
 class DashboardWebSocket(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.cluster = Cluster(BINARY, first=60)
+        cls.cluster = Cluster(BINARY, first=60, extra=["--dashboard-token", TOKEN])
         cls.n1 = cls.cluster.dashboard
         cls.url = f"ws://{cls.n1.host}:{cls.n1.admin_port}/ws"
 
@@ -157,7 +158,7 @@ class DashboardWebSocket(unittest.TestCase):
                 hello = await recv_json(ws)
                 self.assertEqual(hello["type"], "hello")
                 self.assertEqual(hello["node"], "n1")
-                self.assertFalse(hello["actions_available"])
+                self.assertTrue(hello["actions_available"])
                 snap = await recv_json(ws)
                 self.assertEqual(snap["type"], "snapshot")
                 self.assertEqual(sorted(snap["nodes"]), ["n1", "n2", "n3"])
@@ -183,9 +184,29 @@ class DashboardWebSocket(unittest.TestCase):
                 await ws.send("not json")
                 err = await recv_until(ws, lambda m: m["type"] == "error", 5)
                 self.assertIn("JSON", err["message"])
-                await ws.send(json.dumps({"type": "kill", "actor": "probe/n2"}))
+        run(go())
+
+    def test_3b_actions_need_the_token(self):
+        def restarts():
+            _, body = self.n1.get("/api/actors/n2")
+            return json.loads(body)["actors"]["probe/n2"]["restarts"]
+
+        async def go():
+            async with websockets.connect(self.url, max_size=None) as ws:
+                kill = json.dumps({"type": "kill", "actor": "probe/n2"})
+                await ws.send(kill)
                 act = await recv_until(ws, lambda m: m["type"] == "action", 5)
                 self.assertFalse(act["ok"])
+                self.assertIn("token", act["message"])
+                await ws.send(json.dumps({"type": "auth", "token": "wrong-token-99"}))
+                self.assertFalse((await recv_until(ws, lambda m: m["type"] == "auth", 5))["ok"])
+                await ws.send(json.dumps({"type": "auth", "token": TOKEN}))
+                self.assertTrue((await recv_until(ws, lambda m: m["type"] == "auth", 5))["ok"])
+                before = restarts()
+                await ws.send(kill)
+                act = await recv_until(ws, lambda m: m["type"] == "action", 5)
+                self.assertTrue(act["ok"], act)
+                self.assertTrue(wait_until(lambda: restarts() > before, 5))
         run(go())
 
     def test_4_oversized_frame_closes_1009(self):

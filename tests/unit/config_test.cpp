@@ -262,7 +262,7 @@ TEST_CASE("config: defaults") {
   CHECK_EQ(cfg.tls_cert, "");
   CHECK_EQ(cfg.tls_key, "");
   CHECK_FALSE(cfg.insecure);
-  CHECK_EQ(cfg.origin.size(), 22u); // 21 settings plus "config"
+  CHECK_EQ(cfg.origin.size(), 25u); // 24 settings plus "config"
   for (auto& [key, origin] : cfg.origin) {
     CAPTURE(key);
     CHECK_EQ(origin, "default");
@@ -464,7 +464,8 @@ TEST_CASE("config: unknown key in file gives the line") {
                        "mailbox-capacity, max-restarts, restart-period-ms, "
                        "raft-election-timeout-ms, raft-heartbeat-interval-ms, "
                        "raft-snapshot-entries, tls-ca, tls-cert, tls-key, "
-                       "insecure)");
+                       "insecure, labels, dashboard-token, "
+                       "dashboard-allow-origin)");
   temp_file typo{"lisen = \"h:1\"\n"};
   CHECK_EQ(load_error({"--config", typo.path}),
            typo.path + ":1: unknown key 'lisen' (did you mean 'listen'?)");

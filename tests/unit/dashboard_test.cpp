@@ -117,7 +117,9 @@ TEST_CASE("dashboard views: journal values follow the contract") {
   CHECK_FALSE(e->contains("extra"));
   CHECK_FALSE(journal_record("not json").has_value());
   CHECK_FALSE(journal_record(R"({"seq":"7"})").has_value());
-  CHECK_FALSE(journal_record(std::string(5000, ' ') + "{}").has_value());
+  std::string too_long(5000, ' ');
+  too_long.append(R"({"seq":1})");
+  CHECK_FALSE(journal_record(too_long).has_value());
   auto sparse = journal_record(R"({"seq":1})");
   REQUIRE(sparse.has_value());
   CHECK((*sparse)["node"] == "");
