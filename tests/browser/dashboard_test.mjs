@@ -41,7 +41,8 @@ try {
   await page.goto(url, { waitUntil: 'load' });
 
   const cards = page.locator('#topology [data-node-id]');
-  await page.waitForFunction(() => document.querySelectorAll('#topology [data-node-id]').length === 3,
+  await page.waitForFunction(() => document.querySelectorAll('#topology [data-node-id]').length === 3
+    && document.querySelectorAll('#topology [data-status="up"]').length === 3,
     null, { timeout: 15000 }).catch(() => {});
   check(await cards.count() === 3, `topology shows 3 nodes (saw ${await cards.count()})`);
   const up = await page.locator('#topology [data-status="up"]').count();

@@ -34,7 +34,7 @@ class Node:
                 "--listen", f"{host}:{self.cluster_port}",
                 "--admin-listen", f"{host}:{self.admin_port}",
                 "--data-dir", os.path.join(self.dir, "data"),
-                "--labels", labels] + extra
+                "--labels", labels, "--insecure"] + extra
         if seeds:
             args += ["--seeds", ",".join(seeds)]
         self.log = open(self.log_path, "wb")
