@@ -29,8 +29,12 @@ struct config {
   size_t max_bytes = size_t{256} << 20;
   /// Responses with a larger body (or headers) are not stored.
   size_t max_object_bytes = size_t{8} << 20;
-  /// Stored responses (variants), over all shards.
-  size_t max_objects = 1'000'000;
+  /// Bytes each stored response is charged on top of its body and headers
+  /// (index and bookkeeping), which also bounds the number of objects.
+  size_t object_overhead_bytes = 256;
+  /// Remembered uncacheable URLs (hit-for-pass markers) per shard; beyond
+  /// it no more are remembered (those URLs are then coalesced as misses).
+  size_t max_hit_for_pass_per_shard = 65536;
   /// Variants kept per URL (Vary); the oldest is replaced beyond it.
   size_t max_variants = 8;
   /// Surrogate keys kept per object; further ones are ignored.
@@ -59,8 +63,9 @@ struct config {
 
 /// What lookup() decided.
 enum class lookup_kind {
-  /// Serve `client_response`; nothing goes to the origin.
-  fresh_hit,
+  /// Serve `client_response`; nothing goes to the origin. Fresh, or stale
+  /// within the request's max-stale (Cache-Status then has a negative ttl).
+  hit,
   /// Serve `client_response` (stale, within stale-while-revalidate); if
   /// `background_revalidate`, also send `origin_request` to the origin in
   /// the background and give its answer to on_origin_response (or
@@ -83,7 +88,7 @@ enum class lookup_kind {
   gateway_timeout,
 };
 
-/// Returns "fresh_hit", "miss", ... for logs and metrics.
+/// Returns "hit", "miss", ... for logs and metrics.
 const char* to_string(lookup_kind kind);
 
 /// One stored response, as held in the cache and handed to a second tier
@@ -132,7 +137,7 @@ struct lookup_result {
   lookup_kind kind = lookup_kind::miss;
   /// The response to serve now, already decorated (Age, Cache-Status,
   /// X-Cache); a 304 if the client's own conditional matched. Set for
-  /// fresh_hit, stale_while_revalidate and gateway_timeout.
+  /// hit, stale_while_revalidate and gateway_timeout.
   std::optional<response> client_response;
   /// The request to send to the origin. Set for stale_while_revalidate
   /// (when background_revalidate), revalidate, miss and pass.
@@ -143,6 +148,12 @@ struct lookup_result {
   /// The primary cache key: scheme://host/target, host lowercased. Misses
   /// with the same key may be coalesced.
   std::string key;
+  /// RFC 9211 fwd value for Cache-Status when the request is forwarded:
+  /// "uri-miss", "vary-miss", "stale", "request", "method", "bypass".
+  std::string forward_reason;
+  /// A pass because the URL's last answer was uncacheable (hit-for-pass):
+  /// on_origin_response still stores the answer if it now is storable.
+  bool hit_for_pass = false;
   /// Pass back to on_origin_response / on_origin_error.
   std::shared_ptr<const pending_validation> validation;
 };
@@ -162,7 +173,7 @@ struct origin_outcome {
 
 /// Counters since construction (monotonic) and current sizes.
 struct cache_stats {
-  uint64_t fresh_hits = 0;
+  uint64_t hits = 0;
   uint64_t stale_hits = 0; // stale-while-revalidate and stale-if-error
   uint64_t revalidations = 0;
   uint64_t revalidated_304 = 0;
