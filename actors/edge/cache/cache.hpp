@@ -116,12 +116,26 @@ struct stored_response {
 /// What the cache knows about one stored response at `now`: the RFC 9111
 /// 4.2 quantities. Used by lookup and by tests.
 struct freshness {
+  /// RFC 9111 4.2.3 current_age.
   int64_t current_age_s = 0;
+  /// RFC 9111 4.2.1 freshness_lifetime (0 for invalid freshness data).
   int64_t lifetime_s = 0;
+  /// Whether lifetime_s came from the heuristic (4.2.2).
   bool heuristic = false;
-  /// lifetime_s - current_age_s; negative when stale.
+  /// Soft-purged: stale whatever the lifetime says.
+  bool invalidated = false;
+  bool fresh() const {
+    return !invalidated && lifetime_s > current_age_s;
+  }
+  /// Seconds past the end of freshness (0 while fresh or just purged).
+  int64_t staleness_s() const {
+    return current_age_s > lifetime_s ? current_age_s - lifetime_s : 0;
+  }
+  /// The Cache-Status ttl: lifetime_s - current_age_s, at most 0 when
+  /// invalidated.
   int64_t ttl_s() const {
-    return lifetime_s - current_age_s;
+    auto ttl = lifetime_s - current_age_s;
+    return invalidated && ttl > 0 ? 0 : ttl;
   }
 };
 
@@ -168,7 +182,7 @@ struct origin_outcome {
   /// Why not, for logs ("no-store", "private", "status", "too large", ...).
   std::string not_stored_reason;
   /// The stored response, for a second tier; null if not stored.
-  std::shared_ptr<const stored_response> stored_response;
+  std::shared_ptr<const stored_response> entry;
 };
 
 /// Counters since construction (monotonic) and current sizes.
@@ -249,6 +263,19 @@ public:
 private:
   struct shard;
   shard& shard_for(std::string_view key);
+  lookup_result use_stored(const request& req, const cache_control& rq,
+                           const std::shared_ptr<const stored_response>& s,
+                           uint64_t id, lookup_result& out, time_point now);
+  origin_outcome answer_pass(const request& req, const lookup_result& decided,
+                             response origin, bool want);
+  origin_outcome apply_304(const request& req, const lookup_result& decided,
+                           const response& origin, time_point request_time,
+                           time_point response_time, time_point now,
+                           bool want);
+  origin_outcome answer_full(const request& req, const lookup_result& decided,
+                             response origin, time_point request_time,
+                             time_point response_time, time_point now,
+                             bool want);
   config cfg_;
   std::vector<std::unique_ptr<shard>> shards_;
 };

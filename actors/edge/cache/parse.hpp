@@ -98,8 +98,9 @@ cache_control cache_control_of(const header_list& headers,
 
 /// Parses an HTTP date in any of the three formats recipients must accept
 /// (RFC 9110 5.6.7): IMF-fixdate, RFC 850 (two-digit years: 70..99 are
-/// 19xx, else 20xx, and a date more than 50 years ahead is moved back a
-/// century), asctime. Returns nullopt for anything else, including invalid
+/// 19xx, else 20xx), asctime. Surrounding whitespace is ignored; month and
+/// day names are matched case-insensitively; the weekday is not checked
+/// against the date. Returns nullopt for anything else, including invalid
 /// calendar dates. Seconds precision.
 std::optional<time_point> parse_http_date(std::string_view text);
 
