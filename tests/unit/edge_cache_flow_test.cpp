@@ -357,3 +357,20 @@ TEST_CASE("edge cache flow: Range requests") {
   CHECK(hit.kind == lookup_kind::hit);
   CHECK(hit.res.status == 200);
 }
+
+TEST_CASE("edge cache flow: returned responses are framed by body size") {
+  harness h;
+  h.serve({{"Content-Length", "4"}, {"Cache-Control", "no-store"}});
+  auto get = h.get("/n");
+  CHECK_FALSE(has_header(get.res.headers, "content-length"));
+  CHECK(*get.res.body == "body");
+  // A HEAD the origin answers itself keeps its Content-Length.
+  h.origin = [](const request&) {
+    return make_response(200, {{"Content-Length", "1234"}}, "");
+  };
+  auto head = h.run(make_request("HEAD", "/n"));
+  CHECK(head.kind == lookup_kind::pass);
+  CHECK(header_or(head.res, "Content-Length") == "1234");
+  auto post = h.run(make_request("POST", "/n"));
+  CHECK_FALSE(has_header(post.res.headers, "content-length"));
+}

@@ -143,6 +143,9 @@ TEST_CASE("edge cache parse: HTTP dates, three formats (RFC 9110 5.6.7)") {
   CHECK(parse_http_date("Mon Nov 16 08:49:37 1994")
         == utc(1994, 11, 16, 8, 49, 37));
   CHECK(format_http_date(t) == "Sun, 06 Nov 1994 08:49:37 GMT");
+  // Beyond the clock's range: clamped, still far in the future or past.
+  CHECK(parse_http_date("Fri, 31 Dec 9999 23:59:59 GMT") == utc(2200, 1, 1, 0, 0, 0));
+  CHECK(parse_http_date("Mon, 01 Jan 1001 00:00:00 GMT") == utc(1900, 1, 1, 0, 0, 0));
   CHECK(format_http_date(utc(2026, 12, 1, 23, 5, 9))
         == "Tue, 01 Dec 2026 23:05:09 GMT");
   for (auto bad :
@@ -214,4 +217,38 @@ TEST_CASE("edge cache parse: Surrogate-Key") {
   small.max_member_bytes = 3;
   CHECK(parse_surrogate_keys("a toolong b c", small)
         == std::vector<std::string>{"a", "b"});
+}
+
+// A seeded, bounded stand-in for the libFuzzer target (which needs clang and
+// runs outside `make test`): random field values built from the grammar's
+// pieces must keep the parsers' invariants.
+TEST_CASE("edge cache parse: random inputs keep the invariants") {
+  static const char* pieces[] = {
+    "max-age", "=", "\"", ",", " ", "no-cache", "private", "s-maxage", "60",
+    "-1", "W/", "*", ";q=0", "gzip", "br", "Sun, 06 Nov 1994 08:49:37 GMT",
+    "\\", "99999999999999999999", "\t", "x", "must-revalidate", "stale-if-error"};
+  uint64_t state = 42;
+  auto next = [&] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<size_t>(state >> 33);
+  };
+  for (int i = 0; i < 5000; ++i) {
+    std::string in;
+    auto n = next() % 12;
+    for (size_t k = 0; k < n; ++k)
+      in += pieces[next() % std::size(pieces)];
+    if (!in.empty() && next() % 4 == 0)
+      in[next() % in.size()] ^= 0x40;
+    CAPTURE(in);
+    auto cc = parse_cache_control(in);
+    if (cc.max_age)
+      CHECK(*cc.max_age <= max_delta_seconds);
+    CHECK(normalize_accept_encoding(in).size() <= std::string("br,gzip,zstd,deflate").size());
+    for (auto& m : parse_list(in))
+      CHECK_FALSE(m.empty());
+    if (auto t = parse_http_date(in))
+      CHECK(parse_http_date(format_http_date(*t)) == t);
+    (void) if_none_match_matches(in, "\"x\"");
+    (void) parse_surrogate_keys(in);
+  }
 }

@@ -50,10 +50,9 @@ struct request {
 struct response {
   int status = 200;
   /// Header fields. Responses the core returns carry no Content-Length or
-  /// Transfer-Encoding when `body` holds the whole body: the server frames
-  /// them by body->size(). The one exception is a HEAD answered by the
-  /// origin (a pass): its headers are passed on with Content-Length kept,
-  /// since the body is empty.
+  /// Transfer-Encoding: the server frames them by body->size() (no body for
+  /// HEAD, 1xx, 204, 304). The one exception is a HEAD the origin answered
+  /// itself (a pass): its Content-Length is kept, since the body is empty.
   header_list headers;
   /// The whole body. For a HEAD request served from a stored GET it holds
   /// the stored body (so Content-Length is right); the server must not send

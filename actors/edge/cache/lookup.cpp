@@ -296,6 +296,10 @@ origin_outcome cache::answer_pass(const request& req,
   if (!want)
     return out;
   origin.headers = detail::pass_headers(origin.headers);
+  // The server frames by body size; only a HEAD's Content-Length (with an
+  // empty body) tells the client something the body cannot.
+  if (req.method != "HEAD")
+    remove_header(origin.headers, "content-length");
   outcome_labels l;
   l.fwd = decided.forward_reason;
   l.fwd_status = origin.status;
@@ -433,7 +437,8 @@ origin_outcome cache::answer_full(const request& req,
   if (!want)
     return out;
   origin.headers = detail::pass_headers(origin.headers);
-  if (sent.method == "GET" && req.method == "HEAD")
+  // Framed by body size, as above; a HEAD sent as a GET has the GET's body.
+  if (sent.method != "HEAD")
     remove_header(origin.headers, "content-length");
   detail::decorate(origin, l, cfg_);
   out.client_response = std::move(origin);

@@ -307,6 +307,13 @@ std::optional<time_point> make_time(int y, int mon, int d, int h, int m,
                      day{static_cast<unsigned>(d)}};
   if (!ymd.ok())
     return std::nullopt;
+  // system_clock counts nanoseconds in 64 bits (1678..2262): dates outside
+  // 1900..2200 are clamped to those bounds, so "Expires: ... 9999" still
+  // means "far in the future".
+  if (y > 2200)
+    return make_time(2200, 1, 1, 0, 0, 0);
+  if (y < 1900)
+    return make_time(1900, 1, 1, 0, 0, 0);
   // A leap second (60) is read as the last second of its minute.
   auto t = sys_days{ymd} + hours{h} + minutes{m} + seconds{std::min(s, 59)};
   return time_point{duration_cast<system_clock::duration>(t.time_since_epoch())};

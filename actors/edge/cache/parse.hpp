@@ -100,7 +100,8 @@ cache_control cache_control_of(const header_list& headers,
 /// (RFC 9110 5.6.7): IMF-fixdate, RFC 850 (two-digit years: 70..99 are
 /// 19xx, else 20xx), asctime. Surrounding whitespace is ignored; month and
 /// day names are matched case-insensitively; the weekday is not checked
-/// against the date. Returns nullopt for anything else, including invalid
+/// against the date. Years outside 1900..2200 are clamped to those bounds
+/// (the clock's range ends in 2262). Returns nullopt for anything else, including invalid
 /// calendar dates. Seconds precision.
 std::optional<time_point> parse_http_date(std::string_view text);
 

@@ -70,10 +70,11 @@ struct reader {
   }
 };
 
+// Times beyond about 126 years from 1970 are refused: system_clock counts
+// nanoseconds in 64 bits, and no stored response is that old or new.
+constexpr int64_t max_abs_ms = 4'000'000'000'000;
+
 time_point from_ms(int64_t ms) {
-  // Clamp to about +-290 years so the conversion cannot overflow.
-  constexpr int64_t bound = int64_t{1} << 53;
-  ms = std::max(-bound, std::min(bound, ms));
   return time_point{std::chrono::duration_cast<time_point::duration>(
     std::chrono::milliseconds{ms})};
 }
@@ -114,8 +115,13 @@ std::shared_ptr<const stored_response> decode_stored(std::string_view bytes,
   auto flags = r.le(1);
   s->invalidated = (flags & 1) != 0;
   auto status = r.u32();
-  s->request_time = from_ms(r.i64());
-  s->response_time = from_ms(r.i64());
+  auto request_ms = r.i64();
+  auto response_ms = r.i64();
+  if (request_ms > max_abs_ms || request_ms < -max_abs_ms
+      || response_ms > max_abs_ms || response_ms < -max_abs_ms)
+    return nullptr;
+  s->request_time = from_ms(request_ms);
+  s->response_time = from_ms(response_ms);
   s->key = r.str(max_key_bytes);
   auto n_headers = r.u32();
   size_t header_bytes = 0;
