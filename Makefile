@@ -12,7 +12,7 @@ export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_f
 # Paths relative to the checkout, so every clone and worktree shares one cache.
 export CCACHE_BASEDIR ?= $(CURDIR)
 
-.PHONY: all deps configure build test unit sim integration run bench bench-named bench-raft \
+.PHONY: all deps configure build test unit sim integration run bench bench-named bench-raft bench-edge \
         bench-deps fuzz sanitize clean
 
 all: build
@@ -64,6 +64,12 @@ bench-named: build
 
 bench-raft: build bench-deps
 	bench/raft/run.sh $(BUILD)
+
+# troupe's edge vs nginx proxy_cache, cache hits of 1 KiB and 100 KiB
+# (docs/bench-edge.md, about 2 minutes). EDGE_BENCH_FLAGS="--runs 5".
+bench-edge: build bench-deps
+	timeout --foreground --kill-after=10s 20m bench/edge/bench_edge.py \
+	  --node $(NODE) $(EDGE_BENCH_FLAGS)
 
 # The peers the benchmarks measure against (etcd); `make test` never needs them.
 bench-deps:

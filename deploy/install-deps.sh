@@ -19,6 +19,7 @@ packages=(
   nlohmann-json3-dev
   libssl-dev
   libhttp-parser-dev
+  libasio-dev           # standalone asio: the edge's data plane
   curl
 )
 
@@ -27,7 +28,10 @@ packages=(
 # docs/bench-raft.md); etcd-client: etcdctl, to look at that cluster by
 # hand. The package also enables an etcd service on 127.0.0.1:2379 where
 # systemd runs; the benchmark starts its own members on 127.0.4.x instead.
-bench_packages=(etcd-server etcd-client)
+# wrk and nginx: the edge benchmark's load generator and peer (bench/edge/,
+# docs/bench-edge.md); nginx runs as the benchmark's own process, its
+# package service is never used.
+bench_packages=(etcd-server etcd-client wrk nginx)
 if [ "${1:-}" = "--bench" ]; then
   packages+=("${bench_packages[@]}")
 fi

@@ -137,6 +137,69 @@ const std::vector<setting>& settings() {
      "plain TCP without authentication, for development only; required "
      "when no --tls-* files are given (default: false)",
      [](nc c) { return std::string{c.insecure ? "true" : "false"}; }},
+    {"http-listen", k::text, "HOST:PORT",
+     "edge: HTTP address (default: host of --listen, port "
+       + std::to_string(edge_http_port) + ")",
+     [](nc c) { return toml_quote(c.edge.http_listen.to_string()); }},
+    {"origin", k::list, "URL",
+     "edge: an origin server http://HOST[:PORT]; repeat or comma-list for a "
+     "pool (default: none)",
+     [](nc c) {
+       std::vector<std::string> urls;
+       for (const auto& o : c.edge.origins)
+         urls.push_back("http://" + o.to_string());
+       return quote_list(urls);
+     }},
+    {"edge-threads", k::integer, "N",
+     "edge: I/O threads, one io_context each; 0 = one per core (default: 0)",
+     [](nc c) { return std::to_string(c.edge.threads); }},
+    {"edge-cache-bytes", k::integer, "BYTES",
+     "edge: L1 cache budget (default: " + std::to_string(edge_cache_bytes) + ")",
+     [](nc c) { return std::to_string(c.edge.cache_bytes); }},
+    {"edge-max-object-bytes", k::integer, "BYTES",
+     "edge: largest origin response body; larger ones get 502 (default: "
+       + std::to_string(edge_max_object_bytes) + ")",
+     [](nc c) { return std::to_string(c.edge.max_object_bytes); }},
+    {"edge-max-body-bytes", k::integer, "BYTES",
+     "edge: largest request body; larger ones get 413 (default: "
+       + std::to_string(edge_max_body_bytes) + ")",
+     [](nc c) { return std::to_string(c.edge.max_body_bytes); }},
+    {"edge-connect-timeout-ms", k::integer, "MS",
+     "edge: connecting to an origin (default: " + ms(edge_connect_timeout) + ")",
+     [](nc c) { return std::to_string(c.edge.connect_timeout_ms); }},
+    {"edge-origin-timeout-ms", k::integer, "MS",
+     "edge: a whole origin exchange (default: " + ms(edge_origin_timeout) + ")",
+     [](nc c) { return std::to_string(c.edge.origin_timeout_ms); }},
+    {"edge-health-interval-ms", k::integer, "MS",
+     "edge: active origin health checks, 0 = off (default: "
+       + ms(edge_health_interval) + ")",
+     [](nc c) { return std::to_string(c.edge.health_interval_ms); }},
+    {"edge-health-path", k::text, "PATH",
+     "edge: the path health checks GET (default: "
+       + std::string{edge_health_path} + ")",
+     [](nc c) { return toml_quote(c.edge.health_path); }},
+    {"edge-breaker-failures", k::integer, "N",
+     "edge: consecutive failures that open an origin's breaker (default: "
+       + std::to_string(edge_breaker_failures) + ")",
+     [](nc c) { return std::to_string(c.edge.breaker_failures); }},
+    {"edge-breaker-open-ms", k::integer, "MS",
+     "edge: an open breaker turns half-open after this (default: "
+       + ms(edge_breaker_open) + ")",
+     [](nc c) { return std::to_string(c.edge.breaker_open_ms); }},
+    {"edge-rate-limit", k::integer, "RPS",
+     "edge: requests per second per client address, 0 = off (default: 0)",
+     [](nc c) { return std::to_string(c.edge.rate_limit_rps); }},
+    {"edge-rate-burst", k::integer, "N",
+     "edge: token bucket size per client, 0 = the rate (default: 0)",
+     [](nc c) { return std::to_string(c.edge.rate_limit_burst); }},
+    {"edge-stale-grace-ms", k::integer, "MS",
+     "edge: with every origin down, serve stale objects this long beyond "
+     "stale-if-error (default: " + ms(edge_stale_grace) + ")",
+     [](nc c) { return std::to_string(c.edge.stale_grace_ms); }},
+    {"edge-purge-token", k::text, "TOKEN",
+     "edge: HTTP PURGE needs header X-Purge-Token with this value; empty = "
+     "HTTP PURGE refused (default: empty)",
+     [](nc c) { return toml_quote(c.edge.purge_token); }},
   };
   return table;
 }
@@ -207,10 +270,14 @@ std::optional<config_outcome> parse_flags(const std::vector<std::string>& args,
   std::map<std::string, bool> switches;
   for (const auto& s : settings()) {
     auto help = s.help + " [" + env_name(s.key) + "]";
-    if (s.kind == value_kind::boolean)
+    if (s.kind == value_kind::boolean) {
       app.add_flag("--" + s.key, switches[s.key], help);
-    else
-      app.add_option("--" + s.key, values[s.key], help)->type_name(s.value_name);
+      continue;
+    }
+    auto* opt = app.add_option("--" + s.key, values[s.key], help)->type_name(s.value_name);
+    // --origin a --origin b is the same as --origin a,b.
+    if (s.key == "origin")
+      opt->multi_option_policy(CLI::MultiOptionPolicy::Join)->delimiter(',');
   }
   std::string config_path;
   auto* config_opt = app.add_option("--config", config_path,
@@ -641,6 +708,141 @@ caf::error set_tls(const layer& m, node_config& cfg) {
   return caf::none;
 }
 
+// -- edge settings ------------------------------------------------------------
+
+// http://HOST[:PORT] with an optional trailing "/". Anything else names what
+// is missing: TLS to origins is not built.
+caf::expected<host_port> parse_origin_url(std::string_view url) {
+  constexpr std::string_view scheme = "http://";
+  if (url.starts_with("https://"))
+    return invalid("origin '" + std::string{url} + "': https origins are not "
+                   "supported yet; use http:// (TLS to origins is not built)");
+  if (!url.starts_with(scheme))
+    return invalid("origin '" + std::string{url} + "' must look like "
+                   "http://HOST[:PORT]");
+  auto rest = url.substr(scheme.size());
+  if (rest.ends_with("/"))
+    rest.remove_suffix(1);
+  if (rest.find('/') != std::string_view::npos)
+    return invalid("origin '" + std::string{url} + "': a path is not "
+                   "supported, give http://HOST[:PORT]");
+  auto addr = parse_host_port(rest, 80);
+  if (!addr)
+    return invalid("origin '" + std::string{url} + "': "
+                   + message_of(addr.error()));
+  return addr;
+}
+
+caf::error set_origins(const layer& m, node_config& cfg) {
+  const auto* raw = given(m, "origin", cfg);
+  cfg.edge.origins.clear();
+  if (!raw)
+    return caf::none;
+  std::string_view text = raw->text;
+  for (size_t pos = 0; pos < text.size();) {
+    auto comma = std::min(text.find(',', pos), text.size());
+    auto item = text.substr(pos, comma - pos);
+    while (!item.empty() && item.front() == ' ')
+      item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ')
+      item.remove_suffix(1);
+    pos = comma + 1;
+    if (item.empty())
+      continue;
+    auto addr = parse_origin_url(item);
+    if (!addr)
+      return invalid(*raw, message_of(addr.error()));
+    if (cfg.edge.origins.size() >= 64)
+      return invalid(*raw, "at most 64 origins");
+    cfg.edge.origins.push_back(std::move(*addr));
+  }
+  return caf::none;
+}
+
+caf::error set_http_listen(const layer& m, node_config& cfg) {
+  const auto* raw = given(m, "http-listen", cfg);
+  auto text = raw ? std::optional<std::string>{raw->text} : std::nullopt;
+  auto addr = resolve_listen_address(text, cfg.listen, defaults::edge_http_port);
+  if (!addr)
+    return invalid(*raw, message_of(addr.error()));
+  cfg.edge.http_listen = std::move(*addr);
+  return set_origins(m, cfg);
+}
+
+caf::error set_edge_text(const layer& m, node_config& cfg) {
+  const auto* path = given(m, "edge-health-path", cfg);
+  cfg.edge.health_path = path ? path->text : std::string{defaults::edge_health_path};
+  auto printable = [](char c) { return c > 0x20 && c < 0x7f; };
+  if (!cfg.edge.health_path.starts_with("/")
+      || !std::all_of(cfg.edge.health_path.begin(), cfg.edge.health_path.end(),
+                      printable))
+    return invalid(*path, "health path must start with / and hold no spaces "
+                          "or control characters");
+  const auto* token = given(m, "edge-purge-token", cfg);
+  cfg.edge.purge_token = token ? token->text : std::string{};
+  if (!std::all_of(cfg.edge.purge_token.begin(), cfg.edge.purge_token.end(),
+                   printable))
+    return invalid(*token, "purge token must be printable ASCII without spaces");
+  return caf::none;
+}
+
+caf::error set_edge_numbers(const layer& m, node_config& cfg) {
+  using namespace defaults;
+  auto& e = cfg.edge;
+  auto msec = [](auto x) {
+    return static_cast<uint64_t>(std::chrono::milliseconds{x}.count());
+  };
+  struct item {
+    const char* key;
+    std::function<void(uint64_t)> store;
+    uint64_t fallback, lo, hi;
+  };
+  std::vector<item> items{
+    {"edge-threads", [&](uint64_t v) { e.threads = static_cast<uint32_t>(v); },
+     edge_threads, 0, 256},
+    {"edge-cache-bytes", [&](uint64_t v) { e.cache_bytes = v; },
+     edge_cache_bytes, 0, uint64_t{1} << 40},
+    {"edge-max-object-bytes", [&](uint64_t v) { e.max_object_bytes = v; },
+     edge_max_object_bytes, 1024, uint64_t{1} << 32},
+    {"edge-max-body-bytes", [&](uint64_t v) { e.max_body_bytes = v; },
+     edge_max_body_bytes, 0, uint64_t{1} << 32},
+    {"edge-connect-timeout-ms",
+     [&](uint64_t v) { e.connect_timeout_ms = static_cast<uint32_t>(v); },
+     msec(edge_connect_timeout), 1, 600'000},
+    {"edge-origin-timeout-ms",
+     [&](uint64_t v) { e.origin_timeout_ms = static_cast<uint32_t>(v); },
+     msec(edge_origin_timeout), 1, 600'000},
+    {"edge-health-interval-ms",
+     [&](uint64_t v) { e.health_interval_ms = static_cast<uint32_t>(v); },
+     msec(edge_health_interval), 0, 600'000},
+    {"edge-breaker-failures",
+     [&](uint64_t v) { e.breaker_failures = static_cast<uint32_t>(v); },
+     edge_breaker_failures, 1, 1000},
+    {"edge-breaker-open-ms",
+     [&](uint64_t v) { e.breaker_open_ms = static_cast<uint32_t>(v); },
+     msec(edge_breaker_open), 1, 3'600'000},
+    {"edge-rate-limit",
+     [&](uint64_t v) { e.rate_limit_rps = static_cast<uint32_t>(v); },
+     edge_rate_limit_rps, 0, 10'000'000},
+    {"edge-rate-burst",
+     [&](uint64_t v) { e.rate_limit_burst = static_cast<uint32_t>(v); },
+     edge_rate_limit_burst, 0, 10'000'000},
+    {"edge-stale-grace-ms",
+     [&](uint64_t v) { e.stale_grace_ms = static_cast<uint32_t>(v); },
+     msec(edge_stale_grace), 0, 86'400'000},
+  };
+  for (const auto& x : items) {
+    const auto* raw = given(m, x.key, cfg);
+    uint64_t value = x.fallback;
+    if (raw && (!parse_uint(raw->text, value) || value < x.lo || value > x.hi))
+      return invalid(*raw, "expected an integer from " + std::to_string(x.lo)
+                             + " to " + std::to_string(x.hi) + ", got '"
+                             + raw->text + "'");
+    x.store(value);
+  }
+  return caf::none;
+}
+
 // Order matters: advertise and admin-listen default to listen, and the
 // connection timeout is checked against the heartbeat interval.
 caf::error build(const layer& m, node_config& cfg) {
@@ -649,7 +851,8 @@ caf::error build(const layer& m, node_config& cfg) {
                  set_seeds, set_admin_listen, set_data_dir, set_logging,
                  set_heartbeat_interval, set_connection_timeout,
                  set_mailbox_capacity, set_max_restarts, set_restart_period,
-                 set_raft_timing, set_tls})
+                 set_raft_timing, set_tls, set_http_listen, set_edge_text,
+                 set_edge_numbers})
     if (auto err = f(m, cfg))
       return err;
   return caf::none;
@@ -675,7 +878,7 @@ bool same_settings(const node_config& x, const node_config& y) {
                     c.mailbox_capacity, c.max_restarts, c.restart_period_ms,
                     c.raft_election_timeout_ms, c.raft_heartbeat_interval_ms,
                     c.raft_snapshot_entries, c.tls_ca, c.tls_cert,
-                    c.tls_key, c.insecure);
+                    c.tls_key, c.insecure, c.edge);
   };
   return tie(x) == tie(y);
 }

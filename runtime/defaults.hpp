@@ -72,6 +72,28 @@ constexpr auto raft_heartbeat_interval = 30ms;
 // that far behind gets the snapshot instead.
 constexpr uint64_t raft_snapshot_entries = 10000;
 
+// -- edge (docs/edge.md) ------------------------------------------------------------
+// 0 threads = one asio io_context per core (std::thread::hardware_concurrency).
+constexpr uint32_t edge_threads = 0;
+constexpr uint64_t edge_cache_bytes = uint64_t{256} << 20;      // L1 budget
+constexpr uint64_t edge_max_object_bytes = uint64_t{16} << 20;  // origin bodies
+constexpr uint64_t edge_max_body_bytes = uint64_t{1} << 20;     // request bodies
+// Connecting to an origin on the same network takes well under a
+// millisecond; a second means it is gone. A whole exchange may take longer
+// (a slow origin rendering a page).
+constexpr auto edge_connect_timeout = 1000ms;
+constexpr auto edge_origin_timeout = 10000ms;
+constexpr auto edge_health_interval = 1000ms;
+constexpr std::string_view edge_health_path = "/";
+// Five consecutive failures open an origin's breaker for 5 s (Envoy's
+// outlier detection ejects after 5 consecutive 5xx for a 30 s base).
+constexpr uint32_t edge_breaker_failures = 5;
+constexpr auto edge_breaker_open = 5000ms;
+constexpr uint32_t edge_rate_limit_rps = 0; // off
+constexpr uint32_t edge_rate_limit_burst = 0; // 0 = the rate
+// Varnish's default grace is 10 s.
+constexpr auto edge_stale_grace = 10000ms;
+
 // -- shutdown ---------------------------------------------------------------------
 constexpr auto shutdown_grace = 8s;        // then the node exits non-zero
 
