@@ -25,9 +25,17 @@ struct use_decision {
 };
 
 // RFC 9111 4.2.4: directives that forbid serving this response stale.
-bool stale_forbidden(const cache_control& rs) {
-  return rs.must_revalidate || rs.proxy_revalidate || rs.s_maxage
-         || rs.s_maxage_invalid || rs.no_cache;
+// s-maxage implies proxy-revalidate (5.2.2.10), but an origin that sends
+// s-maxage together with stale-while-revalidate or stale-if-error (as in
+// "s-maxage=60, stale-while-revalidate=30", the usual CDN idiom) has
+// explicitly allowed stale service, and the configured grace is an
+// out-of-band contract (4.2.4): for those, only the explicit
+// must-revalidate, proxy-revalidate and no-cache forbid it. A client's
+// max-stale or stale-if-error never overrides s-maxage.
+bool stale_forbidden(const cache_control& rs, bool origin_permits = false) {
+  if (rs.must_revalidate || rs.proxy_revalidate || rs.no_cache)
+    return true;
+  return !origin_permits && (rs.s_maxage || rs.s_maxage_invalid);
 }
 
 use_decision decide_use(const cache_control& rq, const cache_control& rs,
@@ -51,10 +59,10 @@ use_decision decide_use(const cache_control& rq, const cache_control& rs,
     d.how = use::hit;
     return d;
   }
-  if (stale_forbidden(rs))
+  if (stale_forbidden(rs, true))
     return d;
   // 5.2.1.2: max-stale without a value accepts any staleness.
-  if (rq.max_stale
+  if (rq.max_stale && !stale_forbidden(rs)
       && (!rq.max_stale_seconds || f.staleness_s() <= *rq.max_stale_seconds)) {
     d.how = use::stale_hit;
     d.detail = "max-stale";
@@ -87,7 +95,7 @@ std::optional<response> stale_on_error(const stored_response& s,
                                        const request& req, time_point now,
                                        int fwd_status, const config& cfg) {
   auto rs = detail::response_directives(s.headers, cfg.limits);
-  if (stale_forbidden(rs))
+  if (stale_forbidden(rs, true))
     return std::nullopt;
   auto rq = detail::request_directives(req, cfg.limits);
   auto f = freshness_of(s, now, cfg);
@@ -95,7 +103,8 @@ std::optional<response> stale_on_error(const stored_response& s,
   std::string why;
   if (rs.stale_if_error && staleness <= *rs.stale_if_error)
     why = "stale-if-error";
-  else if (rq.stale_if_error && staleness <= *rq.stale_if_error)
+  else if (rq.stale_if_error && !stale_forbidden(rs)
+           && staleness <= *rq.stale_if_error)
     why = "stale-if-error";
   else if (cfg.stale_if_error_grace.count() > 0
            && staleness <= cfg.stale_if_error_grace.count())

@@ -322,9 +322,9 @@ bool validators_match(const stored_response& s, const response& fresh) {
 
 // Fields the stored body depends on, or that must not enter a shared
 // response, are not taken from a 304 (RFC 9111 4.3.4).
-constexpr std::array<std::string_view, 6> kept_from_stored{
-  "content-length", "content-encoding", "content-range",
-  "content-type", "set-cookie", "vary"};
+constexpr std::array<std::string_view, 5> kept_from_stored{
+  "content-length", "content-encoding", "content-range", "set-cookie",
+  "vary"};
 
 std::shared_ptr<stored_response> freshen(const stored_response& s,
                                          const response& fresh,
