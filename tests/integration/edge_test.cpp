@@ -36,7 +36,7 @@ std::unique_ptr<node_process> start_edge(const std::string& id, const std::strin
 // curl -si, as a user would look at the headers.
 http_reply curl(const node_process& n, const std::string& path,
                 const std::vector<std::string>& headers = {}) {
-  std::vector<std::string> argv{"curl", "-si", "--max-time", "5"};
+  std::vector<std::string> argv{"/usr/bin/curl", "-si", "--max-time", "5"};
   for (auto& h : headers) {
     argv.push_back("-H");
     argv.push_back(h);
@@ -139,7 +139,7 @@ TEST_CASE("edge: with the origin stopped, cached objects are served stale and un
   CHECK(stale->status == 200);
   CHECK(stale->body == "still here");
   INFO("Cache-Status: " << header_or(*stale, "Cache-Status"));
-  CHECK(header_or(*stale, "Cache-Status").find("hit") != std::string::npos);
+  CHECK(header_or(*stale, "Cache-Status").find("detail=stale-if-error") != std::string::npos);
   for (int i = 0; i < 5; ++i) {
     auto t0 = std::chrono::steady_clock::now();
     auto r = http_call(e->host(), port, "GET", "/never-cached-" + std::to_string(i));
