@@ -141,7 +141,8 @@ def main():
                                  "--http-listen", "%s:%d" % (HOST, eport),
                                  "--data-dir", os.path.join(work, "data"),
                                  "--origin", "http://%s:%d" % (HOST, oport),
-                                 "--edge-threads", str(args.edge_threads), "--log-level", "warn"],
+                                 "--edge-threads", str(args.edge_threads), "--log-level", "warn",
+                                 "--insecure"],
                                 stdout=node_log, stderr=node_log)
         procs.append(node)
         with open(os.path.join(work, "nginx.conf"), "w") as f:
