@@ -55,6 +55,7 @@ def get(url):
 
 
 NGINX_CONF = """
+{user}
 worker_processes 2;
 daemon off;
 pid {dir}/nginx.pid;
@@ -146,7 +147,11 @@ def main():
                                 stdout=node_log, stderr=node_log)
         procs.append(node)
         with open(os.path.join(work, "nginx.conf"), "w") as f:
-            f.write(NGINX_CONF.format(dir=work, host=HOST, origin=oport, port=nport, bare=bport))
+            # As root, nginx's workers would run as nobody and could not
+            # write the cache in our private temporary directory.
+            user = "user root;" if os.geteuid() == 0 else ""
+            f.write(NGINX_CONF.format(user=user, dir=work, host=HOST, origin=oport, port=nport,
+                                      bare=bport))
         nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
         nginx = subprocess.Popen([nginx_bin, "-c", os.path.join(work, "nginx.conf"), "-p", work],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -154,7 +159,12 @@ def main():
         troupe = "http://%s:%d" % (HOST, eport)
         peer = "http://%s:%d" % (HOST, nport)
         if not wait_http(troupe + "/1k") or not wait_http(peer + "/1k"):
-            sys.exit("bench-edge: troupe-node or nginx did not start (logs in %s)" % work)
+            node_log.flush()
+            for log in ("node.log", "error.log"):
+                path = os.path.join(work, log)
+                if os.path.exists(path):
+                    print("--- %s:\n%s" % (log, open(path).read()[-3000:]), file=sys.stderr)
+            sys.exit("bench-edge: troupe-node or nginx did not start")
         for base, header in ((troupe, "X-Cache"), (peer, "X-Cache")):
             for name in ("1k", "100k"):
                 get(base + "/" + name)
