@@ -144,22 +144,26 @@ TEST_CASE("edge origin parser: content-length, chunked, close-delimited, 1xx, HE
   CHECK(c.response().status == 201);
   CHECK(*c.response().body == "abcde");
   origin_response_parser eof{{}, false};
-  CHECK(eof.feed("HTTP/1.0 200 OK\r\n\r\nuntil close", 30) == st::incomplete);
+  std::string until_close = "HTTP/1.0 200 OK\r\n\r\nuntil close";
+  CHECK(eof.feed(until_close.data(), until_close.size()) == st::incomplete);
   CHECK(eof.finish() == st::complete);
   CHECK(*eof.response().body == "until close");
   CHECK(!eof.keep_alive());
   origin_response_parser head{{}, true};
-  CHECK(head.feed("HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n", 38) == st::complete);
+  std::string head_only = "HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n";
+  CHECK(head.feed(head_only.data(), head_only.size()) == st::complete);
   CHECK(head.response().body->empty());
   origin_parse_limits small;
   small.max_body_bytes = 4;
   origin_response_parser big{small, false};
-  CHECK(big.feed("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 43) == st::failed);
+  std::string too_big = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+  CHECK(big.feed(too_big.data(), too_big.size()) == st::failed);
   CHECK(big.error().find("exceeds") != std::string::npos);
   origin_response_parser bad{{}, false};
-  CHECK(bad.feed("SMTP ready\r\n", 12) == st::failed);
+  CHECK(bad.feed("SMTP ready\r\n", 12) == st::failed); // 12 bytes
   origin_response_parser cut{{}, false};
-  cut.feed("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel", 41);
+  std::string cut_short = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel";
+  cut.feed(cut_short.data(), cut_short.size());
   CHECK(cut.finish() == st::failed);
 }
 
