@@ -262,7 +262,10 @@ TEST_CASE("config: defaults") {
   CHECK_EQ(cfg.tls_cert, "");
   CHECK_EQ(cfg.tls_key, "");
   CHECK_FALSE(cfg.insecure);
-  CHECK_EQ(cfg.origin.size(), 22u); // 21 settings plus "config"
+  CHECK_EQ(cfg.edge.http_listen.to_string(), "127.0.0.1:8080");
+  CHECK(cfg.edge.origins.empty());
+  CHECK_EQ(cfg.edge.purge_token, "");
+  CHECK_EQ(cfg.origin.size(), 38u); // 37 settings plus "config"
   for (auto& [key, origin] : cfg.origin) {
     CAPTURE(key);
     CHECK_EQ(origin, "default");
@@ -464,7 +467,12 @@ TEST_CASE("config: unknown key in file gives the line") {
                        "mailbox-capacity, max-restarts, restart-period-ms, "
                        "raft-election-timeout-ms, raft-heartbeat-interval-ms, "
                        "raft-snapshot-entries, tls-ca, tls-cert, tls-key, "
-                       "insecure)");
+                       "insecure, http-listen, origin, edge-threads, "
+                       "edge-cache-bytes, edge-max-object-bytes, edge-max-body-bytes, "
+                       "edge-connect-timeout-ms, edge-origin-timeout-ms, "
+                       "edge-health-interval-ms, edge-health-path, edge-breaker-failures, "
+                       "edge-breaker-open-ms, edge-rate-limit, edge-rate-burst, "
+                       "edge-stale-grace-ms, edge-purge-token)");
   temp_file typo{"lisen = \"h:1\"\n"};
   CHECK_EQ(load_error({"--config", typo.path}),
            typo.path + ":1: unknown key 'lisen' (did you mean 'listen'?)");
@@ -595,4 +603,24 @@ TEST_CASE("config: TLS files and --insecure, from every layer") {
   auto typed = load_node_config(args_list{"--config", wrong.path}, env_map{});
   CHECK_FALSE(typed.config);
   CHECK(typed.error.find("key 'insecure' must be a boolean") != std::string::npos);
+}
+
+TEST_CASE("config: edge settings") {
+  auto cfg = load_ok({"--listen", "10.0.0.5:7400", "--origin", "http://o1:81", "--origin",
+                      "http://o2,http://o3:82/", "--edge-rate-limit", "50"});
+  CHECK_EQ(cfg.edge.http_listen.to_string(), "10.0.0.5:8080"); // follows --listen's host
+  REQUIRE_EQ(cfg.edge.origins.size(), 3u);
+  CHECK_EQ(cfg.edge.origins[0].to_string(), "o1:81");
+  CHECK_EQ(cfg.edge.origins[1].to_string(), "o2:80");
+  CHECK_EQ(cfg.edge.origins[2].to_string(), "o3:82");
+  CHECK_EQ(cfg.edge.rate_limit_rps, 50u);
+  CHECK_EQ(cfg.origin.at("origin"), "flag");
+  CHECK(load_error({"--origin", "https://o1"}).find("https origins are not supported yet")
+        != std::string::npos);
+  CHECK(load_error({"--origin", "o1:80"}).find("must look like http://HOST[:PORT]")
+        != std::string::npos);
+  CHECK(load_error({"--origin", "http://o1/path"}).find("a path is not supported")
+        != std::string::npos);
+  CHECK(load_error({"--edge-health-path", "nope"}).find("must start with /") != std::string::npos);
+  CHECK(load_error({"--edge-breaker-failures", "0"}).find("from 1 to 1000") != std::string::npos);
 }
