@@ -137,6 +137,15 @@ const std::vector<setting>& settings() {
      "plain TCP without authentication, for development only; required "
      "when no --tls-* files are given (default: false)",
      [](nc c) { return std::string{c.insecure ? "true" : "false"}; }},
+    {"member-heartbeat-interval-ms", k::integer, "MS",
+     "how often a node renews its membership lease with the Raft leader (default: "
+       + ms(member_heartbeat_interval) + ")",
+     [](nc c) { return std::to_string(c.member_heartbeat_interval_ms); }},
+    {"member-down-after-ms", k::integer, "MS",
+     "a node without a heartbeat for this long is down and its actors move; "
+     "suspect after half of it; at least 4x the heartbeat interval (default: "
+       + ms(member_down_after) + ")",
+     [](nc c) { return std::to_string(c.member_down_after_ms); }},
   };
   return table;
 }
@@ -641,6 +650,23 @@ caf::error set_tls(const layer& m, node_config& cfg) {
   return caf::none;
 }
 
+// The lease must span several heartbeats, so that a loaded machine delaying
+// one or two does not down a live node.
+caf::error set_member_timing(const layer& m, node_config& cfg) {
+  if (auto err = set_uint(m, cfg, "member-heartbeat-interval-ms",
+                          &node_config::member_heartbeat_interval_ms,
+                          defaults::member_heartbeat_interval.count(), 10, 60'000))
+    return err;
+  if (auto err = set_uint(m, cfg, "member-down-after-ms", &node_config::member_down_after_ms,
+                          defaults::member_down_after.count(), 40, 600'000))
+    return err;
+  if (cfg.member_down_after_ms >= 4 * uint64_t{cfg.member_heartbeat_interval_ms})
+    return caf::none;
+  return invalid("member-down-after-ms " + std::to_string(cfg.member_down_after_ms)
+                 + " must be at least 4x member-heartbeat-interval-ms "
+                 + std::to_string(cfg.member_heartbeat_interval_ms));
+}
+
 // Order matters: advertise and admin-listen default to listen, and the
 // connection timeout is checked against the heartbeat interval.
 caf::error build(const layer& m, node_config& cfg) {
@@ -649,7 +675,7 @@ caf::error build(const layer& m, node_config& cfg) {
                  set_seeds, set_admin_listen, set_data_dir, set_logging,
                  set_heartbeat_interval, set_connection_timeout,
                  set_mailbox_capacity, set_max_restarts, set_restart_period,
-                 set_raft_timing, set_tls})
+                 set_raft_timing, set_tls, set_member_timing})
     if (auto err = f(m, cfg))
       return err;
   return caf::none;
@@ -675,7 +701,8 @@ bool same_settings(const node_config& x, const node_config& y) {
                     c.mailbox_capacity, c.max_restarts, c.restart_period_ms,
                     c.raft_election_timeout_ms, c.raft_heartbeat_interval_ms,
                     c.raft_snapshot_entries, c.tls_ca, c.tls_cert,
-                    c.tls_key, c.insecure);
+                    c.tls_key, c.insecure, c.member_heartbeat_interval_ms,
+                    c.member_down_after_ms);
   };
   return tie(x) == tie(y);
 }

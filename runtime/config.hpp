@@ -46,6 +46,8 @@ struct node_config {
   std::string tls_cert; // this node's PEM certificate (chain)
   std::string tls_key;  // its unencrypted PEM private key
   bool insecure = false; // plain TCP, no authentication (development only)
+  uint32_t member_heartbeat_interval_ms = 0;
+  uint32_t member_down_after_ms = 0;  // >= 4x the member heartbeat interval
   /// Setting key (file key spelling, e.g. "admin-listen", plus "config")
   /// -> "default", "file", "env" or "flag".
   std::map<std::string, std::string> origin;

@@ -24,6 +24,19 @@ std::optional<member_entry> member_table::mark(const std::string& node_id,
   return old;
 }
 
+bool member_table::set_committed_status(const std::string& node_id,
+                                        v1::MemberStatus status, int64_t since_ms,
+                                        const std::string& reason) {
+  std::lock_guard guard{mtx_};
+  auto i = members_.find(node_id);
+  if (i == members_.end() || !i->second.gateway || i->second.status == status)
+    return false;
+  i->second.status = status;
+  i->second.since_ms = since_ms;
+  i->second.reason = reason;
+  return true;
+}
+
 std::optional<member_entry>
 member_table::find(const std::string& node_id) const {
   std::lock_guard guard{mtx_};

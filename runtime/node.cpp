@@ -161,6 +161,10 @@ public:
     ctx_->ready.set("shutdown", true, "accepting work");
     ctx_->membership = spawn_membership(sys_, ctx_, make_fatal_handler());
     publisher_ = spawn_system_publisher(sys_, ctx_);
+    member_agent_config agent_cfg;
+    agent_cfg.heartbeat_interval = std::chrono::milliseconds{cfg_.member_heartbeat_interval_ms};
+    agent_cfg.fence_after = std::chrono::milliseconds{cfg_.member_down_after_ms * 3 / 4};
+    agent_ = spawn_member_agent(sys_, ctx_, agent_cfg, std::move(plan.placeable));
     root_ = spawn_supervisor(sys_, std::move(tree), ctx_->table);
     watch_root();
     auto port = publish_actor(sys_, ctx_->gateway, cfg_.listen.host,
@@ -198,12 +202,13 @@ public:
     if (published_port_ != 0)
       unpublish_actor(sys_, ctx_->gateway, published_port_);
     caf::scoped_actor self{sys_};
+    self->request(agent_, 2s, leave_atom_v).receive([](bool) {}, [](caf::error&) {});
     self->request(ctx_->membership, 2s, leave_atom_v)
       .receive([](bool) {}, [](caf::error&) {});
     stop_and_wait(self, root_);
     for (auto& hook : on_shutdown_)
       hook();
-    for (auto& a : {publisher_, ctx_->membership, ctx_->directory, ctx_->gateway})
+    for (auto& a : {agent_, publisher_, ctx_->membership, ctx_->directory, ctx_->gateway})
       stop_and_wait(self, a);
     storage::store_error err;
     if (!store.sync(err))
@@ -271,6 +276,7 @@ private:
   caf::actor root_;
   caf::actor http_;
   caf::actor publisher_;
+  caf::actor agent_;
   std::vector<std::function<void()>> on_shutdown_;
   std::string root_name_;
   uint16_t published_port_ = 0;

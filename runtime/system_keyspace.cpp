@@ -47,11 +47,13 @@ using publisher = caf::stateful_actor<publisher_state>;
 
 std::map<std::string, std::string> desired(const node_context& ctx) {
   std::map<std::string, std::string> out;
+  // Member records and the directory entries of placed actors are the
+  // controller's (runtime/member_agent.hpp): a node publishes only the
+  // names it hosts by itself, which die with it.
   auto& self = ctx.self.node_id;
-  if (auto me = ctx.members.find(self))
-    out[std::string{sys_members_prefix} + self] = me->info.SerializeAsString();
-  for (auto& name : ctx.table->routable_names())
-    out[std::string{sys_directory_prefix} + name] = self;
+  for (auto& e : ctx.table->snapshot())
+    if (e.gate && e.kind != "placed")
+      out[std::string{sys_directory_prefix} + e.name] = self;
   return out;
 }
 

@@ -1,12 +1,17 @@
 // The cluster metadata in the consensus group's system keyspace
 // (/troupe/sys/, docs/consensus.md "System keyspace"):
 //
-//   /troupe/sys/members/<node-id>     a MemberInfo (protobuf bytes)
+//   /troupe/sys/members/<node-id>     a MemberRecord (protobuf bytes), written
+//                                     by the controller (docs/membership.md)
+//   /troupe/sys/placement/<name>      a PlacementRecord, by the controller
 //   /troupe/sys/directory/<name>      the node id hosting the named actor
+//   /troupe/sys/journal/<seq>         the decision journal (runtime/journal.hpp)
 //
-// Every node publishes its own entries under one lease of its own, renewed
-// while the node lives: when a node dies, its lease expires and the leader
-// revokes its keys, so the directory forgets what the node hosted.
+// Every node publishes the directory entries of the actors it hosts by
+// itself (not placed ones) under one lease of its own, renewed while the
+// node lives: when a node dies, its lease expires and the leader revokes
+// its keys, so the directory forgets what the node hosted. The controller
+// writes the entries of placed actors, without a lease, as it moves them.
 //
 // The publisher is an actor on every node (it does nothing while no
 // consensus member is reachable). The directory (runtime/directory.hpp)

@@ -40,6 +40,9 @@ caf::expected<node_plan> plan_for(const node_config& cfg) {
                             "every built role");
   node_plan plan;
   plan.system_children.push_back(probe::child(cfg.node_id));
+  // Singletons placed by the control plane (troupectl place): a probe
+  // answers Ping with its host, which is what failover tests look for.
+  plan.placeable["probe"] = probe::child(cfg.node_id).start;
   // Role supervisors are added here as roles are built.
   if (has_role(cfg, "consensus"))
     plan.role_factories.push_back(consensus::make_role);
