@@ -11,6 +11,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <set>
@@ -69,6 +70,7 @@ struct agent_state {
   std::string leader;
   std::size_t rotate = 0;
   bool in_flight = false;
+  std::string in_flight_to;
   std::int64_t last_sent_ms = 0;
   std::uint64_t known_revision = 0;
   v1::MemberStatus own_status = v1::MEMBER_STATUS_JOINING;
@@ -108,6 +110,28 @@ std::optional<controller_route> controller(agent* self) {
   return std::nullopt;
 }
 
+// Asks control/<to.node>: the local controller directly (the gateway refuses
+// routing once the node shuts down, and a leaving leader must still commit
+// its own leave), any other through its node's gateway. `then` gets the
+// reply envelope or nullopt on any error.
+void ask_controller(agent* self, const controller_route& to, envelope msg,
+                    milliseconds timeout, std::function<void(std::optional<envelope>)> then) {
+  auto name = "control/" + to.node;
+  auto on_error = [then](caf::error&) { then(std::nullopt); };
+  if (to.node == self->state.ctx->self.node_id) {
+    auto route = self->state.ctx->table->find_route(name);
+    if (!route || !route->handle || (route->gate && !route->gate->try_enter())) {
+      then(std::nullopt);
+      return;
+    }
+    self->request(route->handle, timeout, std::move(msg))
+      .then([then](const envelope& env) { then(env); }, on_error);
+    return;
+  }
+  self->request(to.gateway, timeout, route_atom_v, name, std::move(msg))
+    .then([then](const envelope& env) { then(env); }, on_error);
+}
+
 void journal(agent* self, std::string kind, std::string subject, std::string reason) {
   auto& st = self->state;
   if (st.outbox.size() >= max_outbox)
@@ -128,8 +152,7 @@ void flush_journal(agent* self, const controller_route& to) {
     st.outbox.pop_front();
     // An append lost with a leader change is lost: the journal is a record
     // for humans, never an input to a decision.
-    self->request(to.gateway, 1s, route_atom_v, "control/" + to.node, pack(a))
-      .then([](const envelope&) {}, [](caf::error&) {});
+    ask_controller(self, to, pack(a), 1s, [](std::optional<envelope>) {});
   }
 }
 
@@ -312,24 +335,25 @@ void send_heartbeat(agent* self) {
   if (!to)
     return;
   st.in_flight = true;
+  st.in_flight_to = to->node;
   auto sent = mono_ms();
   st.last_sent_ms = sent;
   auto node = to->node;
-  // The ack must come back within one heartbeat interval plus slack: a late
-  // ack renews nothing the fence did not already count.
-  self->request(to->gateway, st.cfg.fence_after, route_atom_v, "control/" + node,
-                pack(heartbeat(st)))
-    .then(
-      [self, sent, node](const envelope& env) {
-        self->state.in_flight = false;
-        if (auto ack = unpack<v1::HeartbeatAck>(env))
-          on_ack(self, *ack, sent, node);
-        reconcile(self);
-      },
-      [self](caf::error&) {
-        self->state.in_flight = false;
-        self->state.leader.clear();
-      });
+  // Two heartbeat intervals for the ack: a controller that cannot answer
+  // that fast is as good as gone, and waiting longer would keep the node
+  // from trying the next one before its lease runs out.
+  auto timeout = std::clamp(2 * st.cfg.heartbeat_interval, milliseconds{100}, st.cfg.fence_after);
+  ask_controller(self, *to, pack(heartbeat(st)), timeout,
+                 [self, sent, node](std::optional<envelope> env) {
+                   self->state.in_flight = false;
+                   if (!env) {
+                     self->state.leader.clear();
+                     return;
+                   }
+                   if (auto ack = unpack<v1::HeartbeatAck>(*env))
+                     on_ack(self, *ack, sent, node);
+                   reconcile(self);
+                 });
   flush_journal(self, *to);
 }
 
@@ -376,7 +400,15 @@ void on_tick(agent* self) {
   auto now = mono_ms();
   if (st.leaving || st.ctx->shutting_down)
     return;
-  if (st.in_flight && now - st.last_sent_ms < st.cfg.fence_after.count())
+  if (st.in_flight && st.in_flight_to != st.ctx->self.node_id) {
+    // The mesh lost the controller's node: do not wait for the timeout.
+    auto m = st.ctx->members.find(st.in_flight_to);
+    if (!m || !m->gateway) {
+      st.in_flight = false;
+      st.leader.clear();
+    }
+  }
+  if (st.in_flight)
     return;
   if (now - st.last_sent_ms >= st.cfg.heartbeat_interval.count())
     send_heartbeat(self);
@@ -398,9 +430,8 @@ void on_leave(agent* self, caf::typed_response_promise<bool> rp) {
   v1::MemberLeave leave;
   leave.set_node_id(st.ctx->self.node_id);
   leave.set_incarnation(st.ctx->self.incarnation);
-  self->request(to->gateway, leave_timeout, route_atom_v, "control/" + to->node, pack(leave))
-    .then([rp](const envelope&) mutable { rp.deliver(true); },
-          [rp](caf::error&) mutable { rp.deliver(false); });
+  ask_controller(self, *to, pack(leave), leave_timeout,
+                 [rp](std::optional<envelope> env) mutable { rp.deliver(env.has_value()); });
 }
 
 readiness::check_result majority_check(const node_context& ctx, const fence_view& v) {
@@ -449,6 +480,19 @@ caf::behavior member_agent(agent* self, node_context_ptr ctx, member_agent_confi
   return {
     [self](tick_atom) { on_tick(self); },
     [self](lookup_atom) { scan_tree(self); },
+    [self](const envelope& env) {
+      // A JournalAppend from another component of this node.
+      if (auto a = unpack<v1::JournalAppend>(env)) {
+        auto& st = self->state;
+        if (a->node().empty())
+          a->set_node(st.ctx->self.node_id);
+        if (a->time_ms() == 0)
+          a->set_time_ms(wall_clock_ms());
+        if (st.outbox.size() >= max_outbox)
+          st.outbox.pop_front();
+        st.outbox.push_back(std::move(*a));
+      }
+    },
     [self](leave_atom) {
       auto rp = self->make_response_promise<bool>();
       on_leave(self, rp);

@@ -20,6 +20,10 @@
 //
 // Messages:
 //   tick_atom               internal timer
+//   envelope JournalAppend  one-way, from any component of the node (e.g.
+//                           fault injection): forwarded to the controller
+//                           with the next heartbeat (node and time filled in
+//                           when empty); bounded, the oldest is dropped
 //   (leave_atom) -> bool    on shutdown: stop placed actors, tell the
 //                           controller this node leaves, answer when it did
 //                           or after 1 s

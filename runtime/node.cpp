@@ -165,6 +165,7 @@ public:
     agent_cfg.heartbeat_interval = std::chrono::milliseconds{cfg_.member_heartbeat_interval_ms};
     agent_cfg.fence_after = std::chrono::milliseconds{cfg_.member_down_after_ms * 3 / 4};
     agent_ = spawn_member_agent(sys_, ctx_, agent_cfg, std::move(plan.placeable));
+    ctx_->agent = agent_;
     root_ = spawn_supervisor(sys_, std::move(tree), ctx_->table);
     watch_root();
     auto port = publish_actor(sys_, ctx_->gateway, cfg_.listen.host,

@@ -109,6 +109,10 @@ struct node_context {
   /// This node's certificate and key, for proving itself to the peers it
   /// joins; null with --insecure.
   std::shared_ptr<const auth::signer> credentials;
+  /// The member agent (runtime/member_agent.hpp). Send it a packed
+  /// v1::JournalAppend (an envelope) to record an event in the decision
+  /// journal, e.g. an injected fault; it forwards it to the controller.
+  caf::actor agent;
 };
 
 using node_context_ptr = std::shared_ptr<node_context>;

@@ -387,7 +387,7 @@ caf::expected<supervisor_spec> make_role(role_environment& env) {
   control::timing timing;
   timing.down_after_ms = cfg.member_down_after_ms;
   timing.suspect_after_ms = cfg.member_down_after_ms / 2;
-  timing.takeover_grace_ms = cfg.member_down_after_ms;
+  timing.takeover_grace_ms = cfg.member_down_after_ms / 2;
   sup.children.push_back(control::controller_child(env.ctx, timing, *control_metrics,
                                                    cfg.mailbox_capacity));
   if (joining) {

@@ -254,24 +254,24 @@ void control_core::decide_members(decision& d, std::int64_t mono_ms, std::int64_
     if (d.members.count(node) || !alive(rec.status()))
       continue;
     auto& obs = observed_[node];
-    auto last = std::max(obs.last_seen_ms, grace_until_ms_ - timing_.down_after_ms);
+    auto last = std::max(obs.last_seen_ms, grace_until_ms_);
     auto silent_ms = mono_ms - last;
-    auto heard = std::to_string(std::max<std::int64_t>(0, mono_ms - obs.last_seen_ms));
+    auto heard = obs.last_seen_ms > 0
+                   ? "for " + std::to_string(mono_ms - obs.last_seen_ms) + " ms"
+                   : std::string{"since this leader took over"};
     if (silent_ms > timing_.down_after_ms) {
       if (obs.trouble_since_ms < 0)
         obs.trouble_since_ms = last + timing_.suspect_after_ms;
       set_member(d, rec.info(), v1::MEMBER_STATUS_DOWN, wall_ms, "down",
-                 obs.last_seen_ms > 0
-                   ? "lease expired: no heartbeat for " + heard + " ms (limit "
-                       + std::to_string(timing_.down_after_ms) + " ms)"
-                   : "lease expired: no heartbeat since this leader took over");
+                 "lease expired: no heartbeat " + heard + " (limit "
+                   + std::to_string(timing_.down_after_ms) + " ms)");
     } else if (rec.status() == v1::MEMBER_STATUS_UP
                && (silent_ms > timing_.suspect_after_ms || obs.disconnected)) {
       if (obs.trouble_since_ms < 0)
         obs.trouble_since_ms = obs.disconnected ? mono_ms : last + timing_.suspect_after_ms;
       set_member(d, rec.info(), v1::MEMBER_STATUS_SUSPECT, wall_ms, "suspect",
                  obs.disconnected ? "connection lost"
-                                  : "no heartbeat for " + heard + " ms");
+                                  : "no heartbeat " + heard);
     }
   }
   // Forget the oldest DOWN/LEFT records beyond the limit.

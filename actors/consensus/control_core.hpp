@@ -37,8 +37,10 @@ namespace troupe::control {
 struct timing {
   std::int64_t suspect_after_ms = 300;
   std::int64_t down_after_ms = 600;
-  /// Added to every lease when this member takes over as leader.
-  std::int64_t takeover_grace_ms = 600;
+  /// Every lease counts from the takeover plus this: a node acked by the
+  /// old leader has fenced itself before the new one can down it (the old
+  /// leader may ack for up to an election timeout after it lost its quorum).
+  std::int64_t takeover_grace_ms = 300;
 };
 
 struct limits {

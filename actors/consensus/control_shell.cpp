@@ -46,6 +46,9 @@ struct controller_state {
   bool busy = false;         // a decision is being proposed
   bool status_pending = false;
   std::set<std::string> disconnected;
+  // Leaves answered once their LEFT record committed (the leaving node
+  // waits for that before it stops, which matters when it leads).
+  std::multimap<std::string, caf::typed_response_promise<envelope>> leave_waiters;
   static inline const char* name = "controller";
 };
 
@@ -129,6 +132,27 @@ void load(controller* self) {
     [self] { self->state.loading = false; });
 }
 
+v1::ControlReply not_leader(const controller_state& st);
+v1::ControlReply ok_reply();
+
+void answer_leaves(controller* self, const std::vector<std::string>& nodes, bool ok) {
+  auto& st = self->state;
+  auto answer = [&](auto first, auto last) {
+    for (auto i = first; i != last; ++i)
+      i->second.deliver(pack(ok ? ok_reply() : not_leader(st)));
+  };
+  if (!ok) {
+    answer(st.leave_waiters.begin(), st.leave_waiters.end());
+    st.leave_waiters.clear();
+    return;
+  }
+  for (auto& node : nodes) {
+    auto [first, last] = st.leave_waiters.equal_range(node);
+    answer(first, last);
+    st.leave_waiters.erase(first, last);
+  }
+}
+
 v1::TxnRequest to_txn(const decision& d) {
   v1::TxnRequest txn;
   for (auto& w : d.writes) {
@@ -160,11 +184,14 @@ void decide(controller* self) {
       st.busy = false;
       if (reply.status() != v1::KV_STATUS_OK) {
         st.metrics->decisions_failed->inc();
-        if (reply.status() == v1::KV_STATUS_NOT_LEADER)
+        if (reply.status() == v1::KV_STATUS_NOT_LEADER) {
           st.core->reset();
+          answer_leaves(self, {}, false);
+        }
         return;
       }
       st.core->committed(*shared);
+      answer_leaves(self, shared->leaves, true);
       st.metrics->decisions->inc();
       for (auto s : shared->failover_seconds)
         st.metrics->failover_seconds->observe(s);
@@ -198,6 +225,7 @@ void on_raft_status(controller* self, const v1::RaftStatus& s) {
   st.leader_node = s.leader_node();
   if (leading != st.leading || s.term() != st.term) {
     st.core->reset();
+    answer_leaves(self, {}, false);
     st.busy = false;
     if (st.leading && !leading)
       st.log->info("controller on {} inactive: member is {} in term {}",
@@ -239,6 +267,22 @@ v1::ControlReply ok_reply() {
   return r;
 }
 
+caf::result<envelope> on_member_leave(controller* self, const envelope& env) {
+  auto& st = self->state;
+  auto leave = unpack<v1::MemberLeave>(env);
+  if (!leave)
+    return std::move(leave.error());
+  if (!st.core->loaded())
+    return pack(not_leader(st));
+  if (st.leave_waiters.size() >= 1024)
+    return pack(ok_reply()); // queued; the caller is not told when it commits
+  auto rp = self->make_response_promise<envelope>();
+  st.leave_waiters.emplace(leave->node_id(), rp);
+  st.core->on_leave(*leave);
+  decide(self);
+  return rp;
+}
+
 proto_handlers handlers(controller* self) {
   auto& st = self->state;
   proto_handlers h;
@@ -251,13 +295,6 @@ proto_handlers handlers(controller* self) {
     auto ack = st.core->on_heartbeat(hb, mono_ms());
     decide(self); // a join commits without waiting for the tick
     return ack;
-  });
-  h.on<v1::MemberLeave>([self, &st](const v1::MemberLeave& leave) {
-    if (!st.core->loaded())
-      return not_leader(st);
-    st.core->on_leave(leave);
-    decide(self);
-    return ok_reply();
   });
   h.on<v1::PlaceRequest>([self, &st](const v1::PlaceRequest& req) {
     if (!st.core->loaded())
@@ -307,9 +344,11 @@ caf::behavior controller_actor(controller* self, node_context_ptr ctx, timing t,
   auto table = handlers(self);
   return {
     [self](tick_atom) { on_tick(self); },
-    [table, gate](const envelope& env) -> caf::result<envelope> {
+    [self, table, gate](const envelope& env) -> caf::result<envelope> {
       if (gate)
         gate->leave();
+      if (env.type == v1::MemberLeave::descriptor()->full_name())
+        return on_member_leave(self, env);
       auto res = table.dispatch(env);
       if (!res)
         return std::move(res.error());

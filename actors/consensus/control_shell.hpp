@@ -7,7 +7,7 @@
 // Messages (envelopes, proto/troupe/control.proto):
 //   MemberHeartbeat      -> HeartbeatAck (accepted=false + leader hint when
 //                           not leading). Idempotent.
-//   MemberLeave          -> ControlReply (ok: queued; it commits within a tick)
+//   MemberLeave          -> ControlReply once the LEFT record committed
 //   PlaceRequest         -> ControlReply (ok: queued) or the reason it is refused
 //   JournalAppend        -> ControlReply (ok=false when shed: queue full)
 //   ControlStatusRequest -> ControlStatus. Idempotent.

@@ -139,7 +139,7 @@ def main():
         def host_via(n):
             rc, out, _ = ctl(a.build, n, ["--timeout-ms", "500", "send", "singleton/bench", "Ping",
                                          '{"payload":"bench"}'], timeout=3, extra=ctl_extra)
-            return json.loads(out).get("nodeId", "") if rc == 0 else ""
+            return json.loads(out).get("node_id", "") if rc == 0 else ""
 
         times = []
         for t in range(a.trials):

@@ -72,7 +72,7 @@ struct trio {
                          5s);
     if (res.exit_code != 0)
       return "";
-    return json::parse(res.out).value("nodeId", "");
+    return json::parse(res.out).value("node_id", "");
   }
 
   std::string events(node_process& via) {
@@ -154,7 +154,7 @@ TEST_CASE("control: a node that cannot reach a majority says so in /readyz") {
   CHECK(eventually(
     [&] {
       return http_get(lone.host(), lone.admin_port(), "/readyz?verbose", &body) == 503
-             && body.find("majority") != std::string::npos;
+             && body.find("[-]majority") != std::string::npos;
     },
     10s));
   INFO("readyz: " << body);
