@@ -348,7 +348,11 @@ std::optional<std::string> control_core::pick_host(const decision& d,
                                                    const v1::PlacementRecord& rec,
                                                    const std::string& avoid_zone) const {
   auto load = load_per_node(d);
-  std::optional<std::tuple<bool, std::size_t, std::string>> best;
+  // Preference: another zone than the old host's, then not the leader's own
+  // node (it carries the control plane, and a singleton beside the leader
+  // fails over slower: an election and a takeover grace come first), then
+  // the fewest placed actors, then the lowest id.
+  std::optional<std::tuple<bool, bool, std::size_t, std::string>> best;
   auto consider = [&](const v1::MemberRecord& m) {
     auto& node = m.info().node_id();
     if (m.status() != v1::MEMBER_STATUS_UP || !hosts_role(m.info(), rec.spec().role()))
@@ -357,7 +361,8 @@ std::optional<std::string> control_core::pick_host(const decision& d,
         obs != observed_.end() && obs->second.escalated.count(rec.spec().name()))
       return;
     bool same_zone = !avoid_zone.empty() && zone_of(m.info()) == avoid_zone;
-    std::tuple<bool, std::size_t, std::string> key{same_zone, load[node], node};
+    std::tuple<bool, bool, std::size_t, std::string> key{same_zone, node == self_, load[node],
+                                                         node};
     if (!best || key < *best)
       best = key;
   };
@@ -368,7 +373,7 @@ std::optional<std::string> control_core::pick_host(const decision& d,
     consider(m);
   if (!best)
     return std::nullopt;
-  return std::get<2>(*best);
+  return std::get<3>(*best);
 }
 
 void control_core::decide_placements(decision& d, std::int64_t mono_ms,

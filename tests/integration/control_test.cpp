@@ -92,7 +92,7 @@ std::string place(node_process& via, const std::string& name) {
 
 } // namespace
 
-TEST_CASE("control: kill -9 of a singleton's host places it elsewhere; the journal says why") {
+TEST_CASE("control: kill -9 of a singleton's host places it elsewhere, and the journal says why") {
   trio c;
   place(*c.nodes[0], "singleton/t");
   std::string host;

@@ -262,7 +262,9 @@ TEST_CASE("config: defaults") {
   CHECK_EQ(cfg.tls_cert, "");
   CHECK_EQ(cfg.tls_key, "");
   CHECK_FALSE(cfg.insecure);
-  CHECK_EQ(cfg.origin.size(), 22u); // 21 settings plus "config"
+  CHECK_EQ(cfg.member_heartbeat_interval_ms, 100u);
+  CHECK_EQ(cfg.member_down_after_ms, 600u);
+  CHECK_EQ(cfg.origin.size(), 24u); // 23 settings plus "config"
   for (auto& [key, origin] : cfg.origin) {
     CAPTURE(key);
     CHECK_EQ(origin, "default");
@@ -464,7 +466,8 @@ TEST_CASE("config: unknown key in file gives the line") {
                        "mailbox-capacity, max-restarts, restart-period-ms, "
                        "raft-election-timeout-ms, raft-heartbeat-interval-ms, "
                        "raft-snapshot-entries, tls-ca, tls-cert, tls-key, "
-                       "insecure)");
+                       "insecure, member-heartbeat-interval-ms, "
+                       "member-down-after-ms)");
   temp_file typo{"lisen = \"h:1\"\n"};
   CHECK_EQ(load_error({"--config", typo.path}),
            typo.path + ":1: unknown key 'lisen' (did you mean 'listen'?)");
@@ -595,4 +598,14 @@ TEST_CASE("config: TLS files and --insecure, from every layer") {
   auto typed = load_node_config(args_list{"--config", wrong.path}, env_map{});
   CHECK_FALSE(typed.config);
   CHECK(typed.error.find("key 'insecure' must be a boolean") != std::string::npos);
+}
+
+TEST_CASE("config: the membership lease must span at least four heartbeats") {
+  CHECK_EQ(load_error({"--member-down-after-ms", "300", "--member-heartbeat-interval-ms", "100"}),
+           "member-down-after-ms 300 must be at least 4x member-heartbeat-interval-ms 100");
+  auto ok = load_node_config(std::vector<std::string>{"--member-down-after-ms", "2000",
+                                                      "--member-heartbeat-interval-ms", "250"},
+                             {});
+  REQUIRE(ok.config);
+  CHECK_EQ(ok.config->member_down_after_ms, 2000u);
 }

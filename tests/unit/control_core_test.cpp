@@ -316,3 +316,13 @@ TEST_CASE("journal: entries round-trip through JSON and keys sort by seq") {
   CHECK_FALSE(journal::from_json("{\"kind\":1}"));
   CHECK(journal::render(e).find("#42 down n3 (by n1): lease expired") != std::string::npos);
 }
+
+TEST_CASE("control: a singleton avoids the leader's own node while another can host it") {
+  fixture f; // the controller runs on n1
+  auto n1 = info("n1"), n2 = info("n2");
+  f.run(700, {n1, n2});
+  f.place("singleton/a");
+  CHECK(f.host("singleton/a") == "n2");
+  f.run(700, {n1});
+  CHECK(f.host("singleton/a") == "n1"); // the only one left
+}
