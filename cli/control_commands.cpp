@@ -4,6 +4,8 @@
 #include "cli/member_target.hpp"
 #include "cli/table.hpp"
 #include "runtime/journal.hpp"
+#include "runtime/member_status.hpp"
+#include "runtime/system_keyspace.hpp"
 #include "runtime/type_ids.hpp"
 
 #include "troupe/control.pb.h"
@@ -28,13 +30,6 @@ std::int64_t now_ms() {
 
 // -- the controller on the Raft leader ----------------------------------------
 
-bool has_consensus(const v1::MemberInfo& info) {
-  for (auto& r : info.roles())
-    if (r == "consensus" || r == "all")
-      return true;
-  return false;
-}
-
 // The leader hint in a controller's answer, "" if it answered as leader.
 std::string redirect_of(const envelope& env) {
   if (auto r = unpack<v1::ControlReply>(env); r && !r->ok() && !r->leader_node().empty())
@@ -57,7 +52,7 @@ outcome<envelope> ask_controller(client& c, const caf::actor& gw, const options&
   if (auto list = c.ask(gw, members_atom_v))
     if (auto members = unpack<v1::MemberList>(*list))
       for (auto& m : members->members())
-        if (has_consensus(m.info()) && m.info().node_id() != target->endpoint_node)
+        if (hosts_consensus(m.info()) && m.info().node_id() != target->endpoint_node)
           nodes.push_back(m.info().node_id());
   auto deadline = std::chrono::steady_clock::now() + target->policy.timeout;
   std::string last = "no consensus member answered";
@@ -117,25 +112,10 @@ int run_place(client& c, const caf::actor& gw, const options& opts, const place_
   return exit_ok;
 }
 
-const char* status_text(v1::MemberStatus s) {
-  switch (s) {
-    case v1::MEMBER_STATUS_UP:
-      return "up";
-    case v1::MEMBER_STATUS_SUSPECT:
-      return "suspect";
-    case v1::MEMBER_STATUS_DOWN:
-      return "down";
-    case v1::MEMBER_STATUS_LEFT:
-      return "left";
-    default:
-      return "joining";
-  }
-}
-
 std::string render_placements(const v1::ControlStatus& s) {
   std::vector<table_row> members{{"NODE", "STATUS", "INCARNATION", "REASON"}};
   for (auto& m : s.members())
-    members.push_back({m.info().node_id(), status_text(m.status()),
+    members.push_back({m.info().node_id(), member_status_name(m.status()),
                        std::to_string(m.info().incarnation()), m.reason()});
   std::vector<table_row> placed{{"NAME", "TYPE", "NODE", "EPOCH", "REASON"}};
   for (auto& p : s.placements())

@@ -37,13 +37,6 @@ std::int64_t mono_ms() {
     .count();
 }
 
-bool has_consensus(const v1::MemberInfo& info) {
-  for (auto& r : info.roles())
-    if (r == "consensus" || r == "all")
-      return true;
-  return false;
-}
-
 /// What /readyz reads from other threads.
 struct fence_view {
   std::atomic<std::int64_t> last_ack_sent_ms{-1};
@@ -437,7 +430,7 @@ void on_leave(agent* self, caf::typed_response_promise<bool> rp) {
 readiness::check_result majority_check(const node_context& ctx, const fence_view& v) {
   bool any = false;
   for (auto& m : ctx.members.all())
-    any = any || has_consensus(m.info);
+    any = any || hosts_consensus(m.info);
   if (!any)
     return {"majority", true, "no consensus member known: the control plane is not in use"};
   auto last = v.last_ack_sent_ms.load();

@@ -1,4 +1,5 @@
 #include "runtime/members.hpp"
+#include "runtime/member_status.hpp"
 
 namespace troupe {
 
@@ -84,6 +85,23 @@ v1::MemberList to_member_list(const std::vector<member_entry>& members,
     m->set_self(entry.info.node_id() == self_id);
   }
   return list;
+}
+
+const char* member_status_name(v1::MemberStatus s) {
+  switch (s) {
+    case v1::MEMBER_STATUS_UP:
+      return "up";
+    case v1::MEMBER_STATUS_SUSPECT:
+      return "suspect";
+    case v1::MEMBER_STATUS_DOWN:
+      return "down";
+    case v1::MEMBER_STATUS_LEFT:
+      return "left";
+    case v1::MEMBER_STATUS_JOINING:
+      return "joining";
+    default:
+      return "unknown";
+  }
 }
 
 } // namespace troupe

@@ -26,13 +26,6 @@ constexpr auto request_timeout = 1s;
 // Operations per transaction: below the KV service's max_txn_ops (128).
 constexpr std::size_t max_ops_per_txn = 100;
 
-bool has_consensus(const v1::MemberInfo& info) {
-  for (auto& r : info.roles())
-    if (r == "consensus" || r == "all")
-      return true;
-  return false;
-}
-
 struct publisher_state {
   node_context_ptr ctx;
   std::int64_t lease = 0;
@@ -173,13 +166,20 @@ caf::behavior system_publisher(publisher* self, node_context_ptr ctx) {
 
 } // namespace
 
+bool hosts_consensus(const v1::MemberInfo& info) {
+  for (auto& r : info.roles())
+    if (r == "consensus" || r == "all")
+      return true;
+  return false;
+}
+
 std::optional<member_route> pick_consensus_member(const node_context& ctx, std::size_t rotate) {
   auto local = "raft/" + ctx.self.node_id;
   if (ctx.table->find_route(local))
     return member_route{ctx.self.node_id, ctx.gateway};
   std::vector<member_route> candidates;
   for (auto& m : ctx.members.up())
-    if (m.info.node_id() != ctx.self.node_id && m.gateway && has_consensus(m.info))
+    if (m.info.node_id() != ctx.self.node_id && m.gateway && hosts_consensus(m.info))
       candidates.push_back({m.info.node_id(), m.gateway});
   if (candidates.empty())
     return std::nullopt;

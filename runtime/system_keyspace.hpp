@@ -32,6 +32,9 @@ namespace troupe {
 inline constexpr std::string_view sys_members_prefix = "/troupe/sys/members/";
 inline constexpr std::string_view sys_directory_prefix = "/troupe/sys/directory/";
 
+/// Whether the node runs a consensus member (role consensus or all).
+bool hosts_consensus(const v1::MemberInfo& info);
+
 /// Spawns the publisher for the node described by `ctx`.
 caf::actor spawn_system_publisher(caf::actor_system& sys, node_context_ptr ctx);
 

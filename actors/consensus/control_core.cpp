@@ -1,5 +1,7 @@
 #include "actors/consensus/control_core.hpp"
 
+#include "runtime/member_status.hpp"
+
 #include <algorithm>
 #include <tuple>
 
@@ -18,20 +20,7 @@ std::string directory_key(const std::string& name) {
 }
 
 const char* status_name(v1::MemberStatus s) {
-  switch (s) {
-    case v1::MEMBER_STATUS_UP:
-      return "up";
-    case v1::MEMBER_STATUS_DOWN:
-      return "down";
-    case v1::MEMBER_STATUS_LEFT:
-      return "left";
-    case v1::MEMBER_STATUS_SUSPECT:
-      return "suspect";
-    case v1::MEMBER_STATUS_JOINING:
-      return "joining";
-    default:
-      return "unknown";
-  }
+  return member_status_name(s);
 }
 
 namespace {
