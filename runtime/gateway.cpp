@@ -39,9 +39,10 @@ caf::error refuse(const caf::error& err) {
   return err;
 }
 
-// Viewers may read through `send`: the Raft status and KV ranges.
+// Viewers may read through `send`: the Raft status, the controller's view
+// (troupectl placements) and KV ranges (troupectl events reads the journal).
 bool read_only(const envelope& msg) {
-  if (msg.type == "troupe.v1.RaftStatusRequest")
+  if (msg.type == "troupe.v1.RaftStatusRequest" || msg.type == "troupe.v1.ControlStatusRequest")
     return true;
   if (msg.type != "troupe.v1.KvRequest")
     return false;
