@@ -1,6 +1,7 @@
 #include "cli/app.hpp"
 
 #include "cli/command.hpp"
+#include "cli/cache_commands.hpp"
 #include "cli/kv_commands.hpp"
 #include "cli/node_commands.hpp"
 #include "cli/raft_commands.hpp"
@@ -144,6 +145,7 @@ int run_troupectl(int argc, char** argv) {
   add_node_commands(app, chosen);
   add_kv_commands(app, chosen);
   add_raft_commands(app, chosen);
+  add_cache_commands(app, chosen, opts);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
