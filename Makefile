@@ -42,8 +42,9 @@ fuzz-smoke:
 	clang++-14 -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined \
 	  -fno-sanitize-recover=undefined -Wall -Wextra -Werror -I. \
 	  tests/fuzz/resp_fuzz.cpp net/resp.cpp -o $(BUILD)/fuzz-smoke/resp_fuzz
-	cd $(BUILD)/fuzz-smoke && ./resp_fuzz -max_total_time=$(FUZZ_SMOKE_SECONDS) \
-	  -rss_limit_mb=1024 2>&1 | tail -2
+	cd $(BUILD)/fuzz-smoke && { ./resp_fuzz -max_total_time=$(FUZZ_SMOKE_SECONDS) \
+	  -rss_limit_mb=1024 > resp_fuzz.log 2>&1 || { tail -40 resp_fuzz.log; exit 1; }; } \
+	  && tail -1 resp_fuzz.log
 
 unit: build
 	$(BUILD)/tests/troupe_unit_tests

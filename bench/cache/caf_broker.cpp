@@ -11,6 +11,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>

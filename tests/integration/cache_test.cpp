@@ -99,9 +99,17 @@ TEST_CASE("cache: redis-cli basics against one node") {
   // RESP3 after HELLO 3, as redis-cli -3 asks for it.
   auto r3 = cli(n, {"-3", "HGETALL", "nope"});
   CHECK(r3.exit_code == 0);
+  // troupectl cache speaks RESP to the same port.
+  auto resp_addr = n.host() + ":" + std::to_string(n.resp_port());
+  auto got = troupectl({"cache", "--resp", resp_addr, "get", "counter"});
+  CHECK(got.exit_code == 0);
+  CHECK(got.out == "5\n");
+  auto missing = troupectl({"-o", "json", "cache", "--resp", resp_addr, "get", "nope"});
+  CHECK(missing.exit_code == 1);
+  CHECK(missing.out == "{\"found\":false,\"key\":\"nope\",\"value\":\"\"}\n");
   std::string metrics;
   REQUIRE(http_get(n.host(), n.admin_port(), "/metrics", &metrics) == 200);
-  CHECK(metrics.find("troupe_cache_hits_total 1") != std::string::npos);
+  CHECK(metrics.find("troupe_cache_hits_total 2") != std::string::npos); // GET greeting, counter
   CHECK(metrics.find("troupe_cache_keys 2") != std::string::npos);
 }
 

@@ -464,7 +464,9 @@ TEST_CASE("config: unknown key in file gives the line") {
                        "mailbox-capacity, max-restarts, restart-period-ms, "
                        "raft-election-timeout-ms, raft-heartbeat-interval-ms, "
                        "raft-snapshot-entries, tls-ca, tls-cert, tls-key, "
-                       "insecure)");
+                       "insecure, resp-listen, cache-max-memory, "
+                       "proto-max-bulk-len, cache-output-buffer-limit, "
+                       "cache-max-clients, cache-io-threads)");
   temp_file typo{"lisen = \"h:1\"\n"};
   CHECK_EQ(load_error({"--config", typo.path}),
            typo.path + ":1: unknown key 'lisen' (did you mean 'listen'?)");
@@ -595,4 +597,19 @@ TEST_CASE("config: TLS files and --insecure, from every layer") {
   auto typed = load_node_config(args_list{"--config", wrong.path}, env_map{});
   CHECK_FALSE(typed.config);
   CHECK(typed.error.find("key 'insecure' must be a boolean") != std::string::npos);
+}
+
+TEST_CASE("config: cache settings take Redis's memory units and have bounds") {
+  auto cfg = load_ok({"--listen", "10.0.0.5:7400"});
+  CHECK_EQ(cfg.resp_listen.to_string(), "10.0.0.5:6379");
+  CHECK_EQ(cfg.cache_max_memory_bytes, uint64_t{1} << 30);
+  CHECK_EQ(cfg.proto_max_bulk_len, uint64_t{512} << 20);
+  auto set = load_ok({"--cache-max-memory", "100mb", "--proto-max-bulk-len", "2m",
+                      "--resp-listen", "127.0.0.9", "--cache-io-threads", "3"});
+  CHECK_EQ(set.cache_max_memory_bytes, uint64_t{100} << 20);
+  CHECK_EQ(set.proto_max_bulk_len, 2'000'000u);
+  CHECK_EQ(set.resp_listen.to_string(), "127.0.0.9:6379");
+  CHECK_EQ(set.cache_io_threads, 3u);
+  CHECK(load_error({"--cache-max-memory", "12parsecs"}).find("--cache-max-memory") == 0);
+  CHECK(load_error({"--proto-max-bulk-len", "1kb"}).find("expected a size from") != std::string::npos);
 }
