@@ -159,6 +159,7 @@ struct resp_server::impl {
   std::vector<std::unique_ptr<io_thread>> threads;
   uint16_t port = 0;
   bool running = false;
+  size_t next_thread = 0; // used on thread 0 only
 
   impl(server_config c, engine& e) : cfg(std::move(c)), eng(e) {}
 
@@ -171,11 +172,6 @@ struct resp_server::impl {
     t.acceptor.open(ep.protocol(), ec);
     if (!ec)
       t.acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec) {
-      int one = 1;
-      if (::setsockopt(t.acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
-        ec = asio::error_code{errno, asio::system_category()};
-    }
     if (!ec)
       t.acceptor.bind(ep, ec);
     if (!ec)
@@ -187,17 +183,24 @@ struct resp_server::impl {
     return {};
   }
 
-  void accept(io_thread& t) {
-    t.acceptor.async_accept([this, &t](const asio::error_code& ec, tcp::socket sock) {
-      if (ec == asio::error::operation_aborted)
-        return;
-      if (!ec)
-        admit(std::move(sock));
-      accept(t);
-    });
+  // One acceptor on thread 0 hands each new socket to the next thread's
+  // io_context in turn. Why not one acceptor per thread with SO_REUSEPORT:
+  // the kernel would also let a second troupe-node of the same user bind the
+  // same port and silently take half of the connections to a different
+  // keyspace; accepting is cheap next to serving, so one acceptor is enough.
+  void accept() {
+    auto& target = *threads[next_thread++ % threads.size()];
+    threads[0]->acceptor.async_accept(
+      target.ctx, [this, &target](const asio::error_code& ec, tcp::socket sock) {
+        if (ec == asio::error::operation_aborted)
+          return;
+        if (!ec)
+          admit(std::move(sock), target);
+        accept();
+      });
   }
 
-  void admit(tcp::socket sock) {
+  void admit(tcp::socket sock, io_thread& target) {
     auto& cnt = eng.counters();
     cnt.total_connections.fetch_add(1, std::memory_order_relaxed);
     if (cnt.connected_clients.fetch_add(1) >= cfg.max_clients) {
@@ -210,7 +213,8 @@ struct resp_server::impl {
       sock.close(ec);
       return;
     }
-    std::make_shared<connection>(std::move(sock), eng, cfg)->start();
+    auto conn = std::make_shared<connection>(std::move(sock), eng, cfg);
+    asio::post(target.ctx, [conn] { conn->start(); });
   }
 
   void expire_tick(io_thread& t, size_t index) {
@@ -239,19 +243,15 @@ uint16_t resp_server::port() const noexcept {
 std::string resp_server::start() {
   auto& m = *impl_;
   auto n = std::max<uint32_t>(1, m.cfg.io_threads);
-  uint16_t p = m.cfg.port;
-  for (uint32_t i = 0; i < n; ++i) {
-    auto t = std::make_unique<io_thread>();
-    if (auto err = m.bind(*t, p); !err.empty()) {
-      m.threads.clear();
-      return err;
-    }
-    p = m.port; // port 0: the others join the port the first one got
-    m.threads.push_back(std::move(t));
+  for (uint32_t i = 0; i < n; ++i)
+    m.threads.push_back(std::make_unique<io_thread>());
+  if (auto err = m.bind(*m.threads[0], m.cfg.port); !err.empty()) {
+    m.threads.clear();
+    return err;
   }
+  m.accept();
   for (size_t i = 0; i < m.threads.size(); ++i) {
     auto& t = *m.threads[i];
-    m.accept(t);
     m.expire_tick(t, i);
     t.thread = std::thread([&t] { t.ctx.run(); });
   }

@@ -1,7 +1,6 @@
-// The cache's RESP server: one asio io_context per I/O thread, each with its
-// own acceptor on the same port (SO_REUSEPORT, so the kernel spreads new
-// connections over the threads), and every connection served entirely on
-// its thread: read, parse, execute on the engine, write. docs/cache.md
+// The cache's RESP server: one asio io_context per I/O thread; one acceptor
+// hands new connections to the threads in turn, and every connection is
+// served entirely on its thread: read, parse, execute on the engine, write. docs/cache.md
 // explains why the data path bypasses CAF's multiplexer.
 //
 // Per connection: the RESP limits of resp::limits; an output-buffer limit
