@@ -1,6 +1,7 @@
 #include "cli/app.hpp"
 
 #include "cli/command.hpp"
+#include "cli/cache_commands.hpp"
 #include "cli/kv_commands.hpp"
 #include "cli/node_commands.hpp"
 #include "cli/control_commands.hpp"
@@ -146,6 +147,7 @@ int run_troupectl(int argc, char** argv) {
   add_kv_commands(app, chosen);
   add_raft_commands(app, chosen);
   add_control_commands(app, chosen);
+  add_cache_commands(app, chosen, opts);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {

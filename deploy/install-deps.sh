@@ -20,6 +20,10 @@ packages=(
   libssl-dev
   libhttp-parser-dev
   curl
+  clang-14              # make test's short libFuzzer run of the RESP parser
+  libasio-dev           # the cache role's RESP I/O threads (asio, standalone)
+  redis-tools           # redis-cli, redis-benchmark: cache integration tests
+  python3-redis         # redis-py for the cache integration tests
 )
 
 # Only the benchmarks need these, so `make test` never installs them.
@@ -27,7 +31,7 @@ packages=(
 # docs/bench-raft.md); etcd-client: etcdctl, to look at that cluster by
 # hand. The package also enables an etcd service on 127.0.0.1:2379 where
 # systemd runs; the benchmark starts its own members on 127.0.4.x instead.
-bench_packages=(etcd-server etcd-client)
+bench_packages=(etcd-server etcd-client redis-server)
 if [ "${1:-}" = "--bench" ]; then
   packages+=("${bench_packages[@]}")
 fi

@@ -145,7 +145,10 @@ const std::vector<setting>& settings() {
      "a node without a heartbeat for this long is down and its actors move; "
      "suspect after half of it; at least 4x the heartbeat interval (default: "
        + ms(member_down_after) + ")",
-     [](nc c) { return std::to_string(c.member_down_after_ms); }},
+     [](nc c) { return std::to_string(c.member_down_after_ms, c.resp_listen,
+                    c.cache_max_memory_bytes, c.proto_max_bulk_len,
+                    c.cache_output_buffer_limit_bytes, c.cache_max_clients,
+                    c.cache_io_threads); }},
   };
   return table;
 }
@@ -667,6 +670,71 @@ caf::error set_member_timing(const layer& m, node_config& cfg) {
                  + std::to_string(cfg.member_heartbeat_interval_ms));
 }
 
+// Bytes with Redis's units: k=1000, kb=1024, m, mb, g, gb (case-insensitive).
+bool parse_bytes(std::string_view text, uint64_t& out) {
+  std::string lower;
+  for (char c : text)
+    lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  static const std::pair<const char*, uint64_t> units[]
+    = {{"kb", 1024},    {"mb", 1024 * 1024}, {"gb", uint64_t{1} << 30},
+       {"k", 1000},     {"m", 1000 * 1000},  {"g", 1000 * 1000 * 1000}};
+  uint64_t mul = 1;
+  std::string_view digits = lower;
+  for (auto& [suffix, m] : units)
+    if (digits.ends_with(suffix)) {
+      digits.remove_suffix(std::string_view{suffix}.size());
+      mul = m;
+      break;
+    }
+  uint64_t v = 0;
+  if (!parse_uint(digits, v) || (v != 0 && mul > UINT64_MAX / v))
+    return false;
+  out = v * mul;
+  return true;
+}
+
+caf::error set_bytes(const layer& m, node_config& cfg, const std::string& key,
+                     uint64_t node_config::*field, uint64_t fallback, uint64_t lo,
+                     uint64_t hi) {
+  const auto* raw = given(m, key, cfg);
+  uint64_t value = fallback;
+  if (raw && (!parse_bytes(raw->text, value) || value < lo || value > hi))
+    return invalid(*raw, "expected a size from " + std::to_string(lo) + " to "
+                           + std::to_string(hi) + " bytes (units kb, mb, gb), got '"
+                           + raw->text + "'");
+  cfg.*field = value;
+  return caf::none;
+}
+
+// The cache role's settings. Bounds: at least 1 MiB of memory (Redis's own
+// minimum for a useful maxmemory is similar), a bulk limit from 1 MiB
+// (Redis's minimum) to 4 GiB, an output buffer of at least 64 KiB.
+caf::error set_cache(const layer& m, node_config& cfg) {
+  const auto* raw = given(m, "resp-listen", cfg);
+  auto text = raw ? std::optional<std::string>{raw->text} : std::nullopt;
+  auto addr = resolve_listen_address(text, cfg.listen, defaults::resp_port);
+  if (!addr)
+    return invalid(*raw, message_of(addr.error()));
+  cfg.resp_listen = std::move(*addr);
+  using nc = node_config;
+  if (auto err = set_bytes(m, cfg, "cache-max-memory", &nc::cache_max_memory_bytes,
+                           defaults::cache_max_memory_bytes, 1 << 20, uint64_t{1} << 42))
+    return err;
+  if (auto err = set_bytes(m, cfg, "proto-max-bulk-len", &nc::proto_max_bulk_len,
+                           defaults::proto_max_bulk_len, 1 << 20, uint64_t{1} << 32))
+    return err;
+  if (auto err = set_bytes(m, cfg, "cache-output-buffer-limit",
+                           &nc::cache_output_buffer_limit_bytes,
+                           defaults::cache_output_buffer_limit_bytes, 64 << 10,
+                           uint64_t{1} << 40))
+    return err;
+  if (auto err = set_uint(m, cfg, "cache-max-clients", &nc::cache_max_clients,
+                          defaults::cache_max_clients, 1, 1'000'000))
+    return err;
+  return set_uint(m, cfg, "cache-io-threads", &nc::cache_io_threads,
+                  defaults::cache_io_threads, 0, 256);
+}
+
 // Order matters: advertise and admin-listen default to listen, and the
 // connection timeout is checked against the heartbeat interval.
 caf::error build(const layer& m, node_config& cfg) {
@@ -675,7 +743,7 @@ caf::error build(const layer& m, node_config& cfg) {
                  set_seeds, set_admin_listen, set_data_dir, set_logging,
                  set_heartbeat_interval, set_connection_timeout,
                  set_mailbox_capacity, set_max_restarts, set_restart_period,
-                 set_raft_timing, set_tls, set_member_timing})
+                 set_raft_timing, set_tls, set_member_timing, set_cache})
     if (auto err = f(m, cfg))
       return err;
   return caf::none;
@@ -702,7 +770,10 @@ bool same_settings(const node_config& x, const node_config& y) {
                     c.raft_election_timeout_ms, c.raft_heartbeat_interval_ms,
                     c.raft_snapshot_entries, c.tls_ca, c.tls_cert,
                     c.tls_key, c.insecure, c.member_heartbeat_interval_ms,
-                    c.member_down_after_ms);
+                    c.member_down_after_ms, c.resp_listen,
+                    c.cache_max_memory_bytes, c.proto_max_bulk_len,
+                    c.cache_output_buffer_limit_bytes, c.cache_max_clients,
+                    c.cache_io_threads);
   };
   return tie(x) == tie(y);
 }

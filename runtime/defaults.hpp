@@ -84,6 +84,19 @@ constexpr uint64_t raft_snapshot_entries = 10000;
 constexpr auto member_heartbeat_interval = 100ms;
 constexpr auto member_down_after = 600ms;
 
+// -- cache (RESP) ------------------------------------------------------------------
+// A cache without a limit grows until the kernel kills it; 1 GiB is a safe
+// start on a small machine (Redis's own default is no limit).
+constexpr uint64_t cache_max_memory_bytes = uint64_t{1} << 30;
+// Redis's proto-max-bulk-len default.
+constexpr uint64_t proto_max_bulk_len = uint64_t{512} << 20;
+// Unsent replies one client may accumulate before it is disconnected. Redis
+// leaves normal clients unlimited; troupe does not, so a client that writes
+// without reading cannot exhaust memory. 64 MiB covers any sane MGET/LRANGE.
+constexpr uint64_t cache_output_buffer_limit_bytes = uint64_t{64} << 20;
+constexpr uint64_t cache_max_clients = 10000; // Redis maxclients default
+constexpr uint32_t cache_io_threads = 0;      // one per core
+
 // -- shutdown ---------------------------------------------------------------------
 constexpr auto shutdown_grace = 8s;        // then the node exits non-zero
 

@@ -1,5 +1,6 @@
 #include "actors/node/roles.hpp"
 
+#include "actors/cache/cache_role.hpp"
 #include "actors/consensus/consensus_role.hpp"
 #include "actors/probe/probe.hpp"
 #include "net/errors.hpp"
@@ -9,9 +10,9 @@
 namespace troupe {
 
 std::vector<std::string> built_roles() {
-  // Each role lands with its issue: cache, edge, dashboard, analytics and
+  // Each role lands with its issue: edge, dashboard, analytics and
   // scheduler are still to come. Until then, requesting one is an error.
-  return {"consensus"};
+  return {"consensus", "cache"};
 }
 
 namespace {
@@ -46,6 +47,8 @@ caf::expected<node_plan> plan_for(const node_config& cfg) {
   // Role supervisors are added here as roles are built.
   if (has_role(cfg, "consensus"))
     plan.role_factories.push_back(consensus::make_role);
+  if (has_role(cfg, "cache"))
+    plan.role_factories.push_back(cache::make_role);
   return plan;
 }
 

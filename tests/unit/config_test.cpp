@@ -264,7 +264,7 @@ TEST_CASE("config: defaults") {
   CHECK_FALSE(cfg.insecure);
   CHECK_EQ(cfg.member_heartbeat_interval_ms, 100u);
   CHECK_EQ(cfg.member_down_after_ms, 600u);
-  CHECK_EQ(cfg.origin.size(), 24u); // 23 settings plus "config"
+  CHECK_EQ(cfg.origin.size(), 30u); // 29 settings plus "config"
   for (auto& [key, origin] : cfg.origin) {
     CAPTURE(key);
     CHECK_EQ(origin, "default");
@@ -467,7 +467,9 @@ TEST_CASE("config: unknown key in file gives the line") {
                        "raft-election-timeout-ms, raft-heartbeat-interval-ms, "
                        "raft-snapshot-entries, tls-ca, tls-cert, tls-key, "
                        "insecure, member-heartbeat-interval-ms, "
-                       "member-down-after-ms)");
+                       "member-down-after-ms, resp-listen, cache-max-memory, "
+                       "proto-max-bulk-len, cache-output-buffer-limit, "
+                       "cache-max-clients, cache-io-threads)");
   temp_file typo{"lisen = \"h:1\"\n"};
   CHECK_EQ(load_error({"--config", typo.path}),
            typo.path + ":1: unknown key 'lisen' (did you mean 'listen'?)");
@@ -608,4 +610,19 @@ TEST_CASE("config: the membership lease must span at least four heartbeats") {
                              {});
   REQUIRE(ok.config);
   CHECK_EQ(ok.config->member_down_after_ms, 2000u);
+}
+
+TEST_CASE("config: cache settings take Redis's memory units and have bounds") {
+  auto cfg = load_ok({"--listen", "10.0.0.5:7400"});
+  CHECK_EQ(cfg.resp_listen.to_string(), "10.0.0.5:6379");
+  CHECK_EQ(cfg.cache_max_memory_bytes, uint64_t{1} << 30);
+  CHECK_EQ(cfg.proto_max_bulk_len, uint64_t{512} << 20);
+  auto set = load_ok({"--cache-max-memory", "100mb", "--proto-max-bulk-len", "2m",
+                      "--resp-listen", "127.0.0.9", "--cache-io-threads", "3"});
+  CHECK_EQ(set.cache_max_memory_bytes, uint64_t{100} << 20);
+  CHECK_EQ(set.proto_max_bulk_len, 2'000'000u);
+  CHECK_EQ(set.resp_listen.to_string(), "127.0.0.9:6379");
+  CHECK_EQ(set.cache_io_threads, 3u);
+  CHECK(load_error({"--cache-max-memory", "12parsecs"}).find("--cache-max-memory") == 0);
+  CHECK(load_error({"--proto-max-bulk-len", "1kb"}).find("expected a size from") != std::string::npos);
 }
