@@ -145,10 +145,27 @@ const std::vector<setting>& settings() {
      "a node without a heartbeat for this long is down and its actors move; "
      "suspect after half of it; at least 4x the heartbeat interval (default: "
        + ms(member_down_after) + ")",
-     [](nc c) { return std::to_string(c.member_down_after_ms, c.resp_listen,
-                    c.cache_max_memory_bytes, c.proto_max_bulk_len,
-                    c.cache_output_buffer_limit_bytes, c.cache_max_clients,
-                    c.cache_io_threads); }},
+     [](nc c) { return std::to_string(c.member_down_after_ms); }},
+    {"resp-listen", k::text, "HOST:PORT",
+     "cache: RESP (Redis protocol) address (default: host of --listen, port "
+       + std::to_string(resp_port) + ")",
+     [](nc c) { return toml_quote(c.resp_listen.to_string()); }},
+    {"cache-max-memory", k::text, "BYTES",
+     "cache: evict (S3-FIFO) above this many bytes; units kb, mb, gb (default: 1gb)",
+     [](nc c) { return toml_quote(std::to_string(c.cache_max_memory_bytes)); }},
+    {"proto-max-bulk-len", k::text, "BYTES",
+     "cache: largest bulk string a client may send, as Redis (default: 512mb)",
+     [](nc c) { return toml_quote(std::to_string(c.proto_max_bulk_len)); }},
+    {"cache-output-buffer-limit", k::text, "BYTES",
+     "cache: disconnect a client whose unsent replies exceed this (default: 64mb)",
+     [](nc c) { return toml_quote(std::to_string(c.cache_output_buffer_limit_bytes)); }},
+    {"cache-max-clients", k::integer, "N",
+     "cache: open RESP connections allowed (default: "
+       + std::to_string(cache_max_clients) + ")",
+     [](nc c) { return std::to_string(c.cache_max_clients); }},
+    {"cache-io-threads", k::integer, "N",
+     "cache: RESP I/O threads, 0 for one per core (default: 0)",
+     [](nc c) { return std::to_string(c.cache_io_threads); }},
   };
   return table;
 }
