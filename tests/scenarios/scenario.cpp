@@ -324,7 +324,8 @@ bool small_disk::resize(const std::string& size) {
 workload::workload(cluster& c, int clients, std::vector<std::string> only) :
   nodes_(c.addresses(only)), clients_(clients) {
   configure_caf(cfg_, std::chrono::seconds{1}, std::chrono::seconds{5});
-  configure_transport(cfg_, test::test_client_transport()); // mutual TLS, as the nodes
+  configure_transport(
+      cfg_, test::test_client_transport()); // mutual TLS, as the nodes
   sys_ = std::make_unique<caf::actor_system>(cfg_);
 }
 
@@ -346,9 +347,18 @@ void workload::finish() {
 
 void workload::run_client(std::uint64_t id) {
   test::kv_client c{*sys_, nodes_, id};
+  bool debug = std::getenv("TROUPE_SCENARIO_DEBUG") != nullptr;
   for (int seq = 0; !stop_ && seq < max_ops; ++seq) {
     auto unique = "lw/" + std::to_string(id) + "/" + std::to_string(seq);
-    if (c.put(unique, "x", 1s).result == test::outcome::ok) {
+    auto t0 = lin::now_ns();
+    auto unique_res = c.put(unique, "x", 1s);
+    if (debug
+        && (lin::now_ns() - t0 > 1'200'000'000
+            || unique_res.result != test::outcome::ok))
+      std::printf("DEBUG client %llu: unique put, %.3f s: %s\n",
+                  static_cast<unsigned long long>(id),
+                  (lin::now_ns() - t0) / 1e9, unique_res.error.c_str());
+    if (unique_res.result == test::outcome::ok) {
       last_ok_ns_ = lin::now_ns();
       std::lock_guard guard{mtx_};
       acked_unique_.insert(unique);
@@ -358,8 +368,8 @@ void workload::run_client(std::uint64_t id) {
       auto value = std::to_string(id) + "-" + std::to_string(seq);
       auto op = lin::operation::put(id, key, value);
       auto res = c.put(key, value, 1s);
-      if (std::getenv("TROUPE_SCENARIO_DEBUG") && res.result != test::outcome::ok)
-        std::printf("DEBUG %.3f client %llu put: %s\n", lin::now_ns() / 1e9,
+      if (debug && res.result != test::outcome::ok)
+        std::printf("DEBUG client %llu: put %s\n",
                     static_cast<unsigned long long>(id), res.error.c_str());
       op.finish(res.result == test::outcome::ok     ? lin::op_status::ok
                 : res.result == test::outcome::fail ? lin::op_status::fail
@@ -372,8 +382,8 @@ void workload::run_client(std::uint64_t id) {
     } else {
       auto op = lin::operation::get(id, key);
       auto res = c.get(key, false, 1s);
-      if (std::getenv("TROUPE_SCENARIO_DEBUG") && res.result != test::outcome::ok)
-        std::printf("DEBUG %.3f client %llu get: %s\n", lin::now_ns() / 1e9,
+      if (debug && res.result != test::outcome::ok)
+        std::printf("DEBUG client %llu: get %s\n",
                     static_cast<unsigned long long>(id), res.error.c_str());
       op.output = res.value;
       op.finish(res.result == test::outcome::ok ? lin::op_status::ok

@@ -99,7 +99,7 @@ TEST_CASE("config: --enable-fault-injection and --bind-source") {
   REQUIRE(out.config);
   CHECK(out.config->enable_fault_injection);
   out = load_node_config({"--node-id", "n1"},
-                         {{"TROUPE_ENABLE_FAULT_INJECTION", "yes"}});
+                         {{"TROUPE_ENABLE_FAULT_INJECTION", "maybe"}});
   CHECK_FALSE(out.config);
   CHECK(out.error.find("true or false") != std::string::npos);
   out = load_node_config({"--node-id", "n1", "--bind-source", "localhost"}, {});
