@@ -262,7 +262,7 @@ TEST_CASE("config: defaults") {
   CHECK_EQ(cfg.tls_cert, "");
   CHECK_EQ(cfg.tls_key, "");
   CHECK_FALSE(cfg.insecure);
-  CHECK_EQ(cfg.origin.size(), 28u); // 27 settings plus "config"
+  CHECK_EQ(cfg.origin.size(), 30u); // 29 settings plus "config"
   for (auto& [key, origin] : cfg.origin) {
     CAPTURE(key);
     CHECK_EQ(origin, "default");
@@ -466,7 +466,8 @@ TEST_CASE("config: unknown key in file gives the line") {
                        "raft-snapshot-entries, tls-ca, tls-cert, tls-key, "
                        "insecure, resp-listen, cache-max-memory, "
                        "proto-max-bulk-len, cache-output-buffer-limit, "
-                       "cache-max-clients, cache-io-threads)");
+                       "cache-max-clients, cache-io-threads, bind-source, "
+                       "enable-fault-injection)");
   temp_file typo{"lisen = \"h:1\"\n"};
   CHECK_EQ(load_error({"--config", typo.path}),
            typo.path + ":1: unknown key 'lisen' (did you mean 'listen'?)");
