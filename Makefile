@@ -13,7 +13,7 @@ export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_f
 export CCACHE_BASEDIR ?= $(CURDIR)
 
 .PHONY: all deps configure build test unit sim integration run bench bench-named bench-raft \
-        bench-deps fuzz fuzz-smoke sanitize clean bench-cache
+        bench-deps fuzz fuzz-smoke sanitize clean bench-cache scenarios
 
 all: build
 
@@ -58,6 +58,13 @@ sim: build
 
 integration: build
 	$(BUILD)/tests/troupe_integration_tests
+
+# Every failure-injection scenario (tests/scenarios/, docs/scenarios.md),
+# each in its own network namespace, then a pass/fail table. Needs root
+# (unshare, iptables, mount). SCENARIOS="a b" runs just those.
+SCENARIOS ?=
+scenarios: build
+	$(BUILD)/tests/troupe-scenarios $(SCENARIOS)
 
 # One node with every built role, storage in ./data, mutual TLS with
 # development certificates made once into ./tls (docs/security.md).

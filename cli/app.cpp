@@ -2,6 +2,7 @@
 
 #include "cli/command.hpp"
 #include "cli/cache_commands.hpp"
+#include "cli/fault_commands.hpp"
 #include "cli/kv_commands.hpp"
 #include "cli/node_commands.hpp"
 #include "cli/control_commands.hpp"
@@ -148,6 +149,7 @@ int run_troupectl(int argc, char** argv) {
   add_raft_commands(app, chosen);
   add_control_commands(app, chosen);
   add_cache_commands(app, chosen, opts);
+  add_fault_commands(app, chosen);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {

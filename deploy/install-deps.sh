@@ -24,6 +24,7 @@ packages=(
   libasio-dev           # the cache role's RESP I/O threads (asio, standalone)
   redis-tools           # redis-cli, redis-benchmark: cache integration tests
   python3-redis         # redis-py for the cache integration tests
+  iptables              # failure-injection scenarios (tests/scenarios/)
 )
 
 # Only the benchmarks need these, so `make test` never installs them.

@@ -12,6 +12,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -166,6 +167,13 @@ const std::vector<setting>& settings() {
     {"cache-io-threads", k::integer, "N",
      "cache: RESP I/O threads, 0 for one per core (default: 0)",
      [](nc c) { return std::to_string(c.cache_io_threads); }},
+    {"bind-source", k::text, "HOST",
+     "bind outgoing cluster connections to this local IP, so that firewall "
+     "rules can tell nodes apart (default: none, the kernel picks)",
+     [](nc c) { return toml_quote(c.bind_source); }},
+    {"enable-fault-injection", k::boolean, "",
+     "accept `troupectl fault ...` commands (default: off; docs/faults.md)",
+     [](nc c) { return std::string{c.enable_fault_injection ? "true" : "false"}; }},
   };
   return table;
 }
@@ -534,6 +542,40 @@ caf::error set_data_dir(const layer& m, node_config& cfg) {
                        "characters");
 }
 
+caf::error set_bind_source(const layer& m, node_config& cfg) {
+  const auto* raw = given(m, "bind-source", cfg);
+  cfg.bind_source = raw ? raw->text : std::string{};
+  unsigned char buf[sizeof(in6_addr)];
+  if (!raw || raw->text.empty() || inet_pton(AF_INET, raw->text.c_str(), buf) == 1
+      || inet_pton(AF_INET6, raw->text.c_str(), buf) == 1)
+    return caf::none;
+  return invalid(*raw, "expected an IPv4 or IPv6 address of this machine, got '"
+                         + raw->text + "'");
+}
+
+// A flag on the command line; a boolean in the file, true/false (or
+// 1/0, yes/no, on/off) in the variable.
+caf::error set_flag(const layer& m, node_config& cfg, const std::string& key,
+                    bool node_config::*field) {
+  const auto* raw = given(m, key, cfg);
+  cfg.*field = false;
+  if (!raw)
+    return caf::none;
+  static const std::vector<std::string> yes{"true", "1", "yes", "on"};
+  static const std::vector<std::string> no{"false", "0", "no", "off"};
+  auto has = [&](const std::vector<std::string>& xs) {
+    return std::find(xs.begin(), xs.end(), raw->text) != xs.end();
+  };
+  if (!has(yes) && !has(no))
+    return invalid(*raw, "expected true or false, got '" + raw->text + "'");
+  cfg.*field = has(yes);
+  return caf::none;
+}
+
+caf::error set_fault_injection(const layer& m, node_config& cfg) {
+  return set_flag(m, cfg, "enable-fault-injection", &node_config::enable_fault_injection);
+}
+
 caf::error set_choice(const layer& m, node_config& cfg, const std::string& key,
                       std::string node_config::*field,
                       std::string_view fallback,
@@ -760,7 +802,8 @@ caf::error build(const layer& m, node_config& cfg) {
                  set_seeds, set_admin_listen, set_data_dir, set_logging,
                  set_heartbeat_interval, set_connection_timeout,
                  set_mailbox_capacity, set_max_restarts, set_restart_period,
-                 set_raft_timing, set_tls, set_member_timing, set_cache})
+                 set_raft_timing, set_tls, set_member_timing, set_cache, set_bind_source,
+                 set_fault_injection})
     if (auto err = f(m, cfg))
       return err;
   return caf::none;
@@ -790,7 +833,8 @@ bool same_settings(const node_config& x, const node_config& y) {
                     c.member_down_after_ms, c.resp_listen,
                     c.cache_max_memory_bytes, c.proto_max_bulk_len,
                     c.cache_output_buffer_limit_bytes, c.cache_max_clients,
-                    c.cache_io_threads);
+                    c.cache_io_threads, c.bind_source,
+                    c.enable_fault_injection);
   };
   return tie(x) == tie(y);
 }

@@ -55,6 +55,8 @@ struct node_config {
   uint64_t cache_output_buffer_limit_bytes = 0; // cut off a client past this
   uint64_t cache_max_clients = 0;
   uint32_t cache_io_threads = 0;         // 0: one per core
+  std::string bind_source;          // local IP for outgoing cluster connections; "" = any
+  bool enable_fault_injection = false; // accept `troupectl fault ...` (docs/faults.md)
   /// Setting key (file key spelling, e.g. "admin-listen", plus "config")
   /// -> "default", "file", "env" or "flag".
   std::map<std::string, std::string> origin;

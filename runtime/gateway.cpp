@@ -286,6 +286,20 @@ caf::behavior gateway(gateway_actor* self, node_context_ptr ctx) {
         return err;
       return kill_named(self, name);
     },
+    // Fault injection needs admin from troupectl, and a cluster node for
+    // the part a coordinator asks this node to apply.
+    [=](fault_atom a, envelope& req) -> caf::result<envelope> {
+      if (auto err = may(permission::admin, "fault"))
+        return err;
+      self->delegate(c->fault_agent, a, std::move(req));
+      return caf::delegated<envelope>{};
+    },
+    [=](fault_atom a, local_atom l, envelope& req) -> caf::result<envelope> {
+      if (auto err = node_only("fault"))
+        return err;
+      self->delegate(c->fault_agent, a, l, std::move(req));
+      return caf::delegated<envelope>{};
+    },
   };
 }
 

@@ -6,11 +6,13 @@
 #include "runtime/caf_setup.hpp"
 #include "runtime/defaults.hpp"
 #include "runtime/directory.hpp"
+#include "runtime/fault_agent.hpp"
 #include "runtime/gateway.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/membership.hpp"
 #include "runtime/node_metrics.hpp"
 #include "runtime/process_metrics.hpp"
+#include "runtime/source_connector.hpp"
 #include "runtime/system_keyspace.hpp"
 #include "runtime/tls.hpp"
 #include "runtime/type_ids.hpp"
@@ -26,6 +28,7 @@
 #include <csignal>
 #include <cstdio>
 #include <mutex>
+#include <random>
 #include <thread>
 #include <unistd.h>
 
@@ -78,6 +81,8 @@ std::shared_ptr<node_context> make_context(const node_config& cfg,
   s.mailbox_capacity = cfg.mailbox_capacity;
   s.max_restarts = cfg.max_restarts;
   s.restart_period = std::chrono::milliseconds{cfg.restart_period_ms};
+  ctx->faults = std::make_shared<fault_table>(cfg.enable_fault_injection,
+                                              std::random_device{}() ^ incarnation);
   return ctx;
 }
 
@@ -157,6 +162,13 @@ public:
     ctx_->directory = caf::actor_cast<caf::actor>(
       spawn_seed_directory(sys_, ctx_));
     ctx_->gateway = spawn_gateway(sys_, ctx_);
+    ctx_->fault_agent = spawn_fault_agent(sys_, ctx_);
+    if (cfg_.enable_fault_injection)
+      log_->warn("fault injection is on: `troupectl fault ...` can drop, delay and "
+                 "crash (docs/faults.md)");
+    if (!cfg_.bind_source.empty())
+      ctx_->connector = caf::actor_cast<caf::actor>(
+        spawn_source_connector(sys_, cfg_.bind_source, defaults::seed_connect_timeout));
     ctx_->ready.set("storage", true, cfg_.data_dir);
     ctx_->ready.set("shutdown", true, "accepting work");
     ctx_->membership = spawn_membership(sys_, ctx_, make_fatal_handler());
@@ -209,7 +221,8 @@ public:
     stop_and_wait(self, root_);
     for (auto& hook : on_shutdown_)
       hook();
-    for (auto& a : {agent_, publisher_, ctx_->membership, ctx_->directory, ctx_->gateway})
+    for (auto& a : {agent_, publisher_, ctx_->membership, ctx_->directory, ctx_->fault_agent,
+                    ctx_->connector, ctx_->gateway})
       stop_and_wait(self, a);
     storage::store_error err;
     if (!store.sync(err))

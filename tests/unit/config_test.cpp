@@ -264,7 +264,7 @@ TEST_CASE("config: defaults") {
   CHECK_FALSE(cfg.insecure);
   CHECK_EQ(cfg.member_heartbeat_interval_ms, 100u);
   CHECK_EQ(cfg.member_down_after_ms, 600u);
-  CHECK_EQ(cfg.origin.size(), 30u); // 29 settings plus "config"
+  CHECK_EQ(cfg.origin.size(), 32u); // 31 settings plus "config"
   for (auto& [key, origin] : cfg.origin) {
     CAPTURE(key);
     CHECK_EQ(origin, "default");
@@ -469,7 +469,8 @@ TEST_CASE("config: unknown key in file gives the line") {
                        "insecure, member-heartbeat-interval-ms, "
                        "member-down-after-ms, resp-listen, cache-max-memory, "
                        "proto-max-bulk-len, cache-output-buffer-limit, "
-                       "cache-max-clients, cache-io-threads)");
+                       "cache-max-clients, cache-io-threads, bind-source, "
+                       "enable-fault-injection)");
   temp_file typo{"lisen = \"h:1\"\n"};
   CHECK_EQ(load_error({"--config", typo.path}),
            typo.path + ":1: unknown key 'lisen' (did you mean 'listen'?)");
