@@ -11,6 +11,9 @@ CTL       := $(BUILD)/cli/troupectl
 export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
 # Paths relative to the checkout, so every clone and worktree shares one cache.
 export CCACHE_BASEDIR ?= $(CURDIR)
+# With -g, ccache also hashes the working directory unless told not to;
+# without this, another clone or build dir never hits the cache.
+export CCACHE_NOHASHDIR ?= 1
 
 .PHONY: all deps configure build test unit sim integration run bench bench-named bench-raft \
         bench-deps fuzz fuzz-smoke sanitize clean bench-cache scenarios
