@@ -82,6 +82,22 @@ void ready_or_log(report& s, node_process& n) {
 
 } // namespace
 
+cluster::~cluster() {
+  if (s_.passed())
+    return;
+  constexpr std::size_t tail_lines = 40;
+  for (auto& n : nodes_) {
+    auto text = n->log();
+    std::size_t pos = text.size();
+    for (std::size_t lines = 0; pos > 0 && lines <= tail_lines;)
+      if (text[--pos] == '\n')
+        ++lines;
+    std::printf("---- last %zu lines of %s's log ----\n%s\n", tail_lines,
+                n->node_id().c_str(), text.substr(pos).c_str());
+  }
+  std::fflush(stdout);
+}
+
 cluster::cluster(report& s, cluster_options opts) : s_(s) {
   s.step("start " + std::to_string(opts.nodes) + " nodes (--role " + opts.role
          + ") on 127.0.0.11.." + std::to_string(10 + opts.nodes));

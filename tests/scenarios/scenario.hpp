@@ -114,6 +114,10 @@ class cluster {
 public:
   cluster(report& s, cluster_options opts);
   cluster(report& s, int n) : cluster(s, with_nodes(n)) {}
+  /// When a check failed, prints the tail of every node's log: the evidence.
+  ~cluster();
+  cluster(const cluster&) = delete;
+  cluster& operator=(const cluster&) = delete;
 
   node_process& node(const std::string& id);
   std::vector<std::string> ids() const;
