@@ -21,6 +21,11 @@ packages=(
   libhttp-parser-dev
   libasio-dev           # standalone asio: the edge's data plane
   curl
+  clang-14              # make test's short libFuzzer run of the RESP parser
+  libasio-dev           # the cache role's RESP I/O threads (asio, standalone)
+  redis-tools           # redis-cli, redis-benchmark: cache integration tests
+  python3-redis         # redis-py for the cache integration tests
+  iptables              # failure-injection scenarios (tests/scenarios/)
 )
 
 # Only the benchmarks need these, so `make test` never installs them.
@@ -31,7 +36,7 @@ packages=(
 # wrk and nginx: the edge benchmark's load generator and peer (bench/edge/,
 # docs/bench-edge.md); nginx runs as the benchmark's own process, its
 # package service is never used.
-bench_packages=(etcd-server etcd-client wrk nginx)
+bench_packages=(etcd-server etcd-client redis-server wrk nginx)
 if [ "${1:-}" = "--bench" ]; then
   packages+=("${bench_packages[@]}")
 fi

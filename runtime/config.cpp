@@ -12,6 +12,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -200,6 +201,42 @@ const std::vector<setting>& settings() {
      "edge: HTTP PURGE needs header X-Purge-Token with this value; empty = "
      "HTTP PURGE refused (default: empty)",
      [](nc c) { return toml_quote(c.edge.purge_token); }},
+    {"member-heartbeat-interval-ms", k::integer, "MS",
+     "how often a node renews its membership lease with the Raft leader (default: "
+       + ms(member_heartbeat_interval) + ")",
+     [](nc c) { return std::to_string(c.member_heartbeat_interval_ms); }},
+    {"member-down-after-ms", k::integer, "MS",
+     "a node without a heartbeat for this long is down and its actors move; "
+     "suspect after half of it; at least 4x the heartbeat interval (default: "
+       + ms(member_down_after) + ")",
+     [](nc c) { return std::to_string(c.member_down_after_ms); }},
+    {"resp-listen", k::text, "HOST:PORT",
+     "cache: RESP (Redis protocol) address (default: host of --listen, port "
+       + std::to_string(resp_port) + ")",
+     [](nc c) { return toml_quote(c.resp_listen.to_string()); }},
+    {"cache-max-memory", k::text, "BYTES",
+     "cache: evict (S3-FIFO) above this many bytes; units kb, mb, gb (default: 1gb)",
+     [](nc c) { return toml_quote(std::to_string(c.cache_max_memory_bytes)); }},
+    {"proto-max-bulk-len", k::text, "BYTES",
+     "cache: largest bulk string a client may send, as Redis (default: 512mb)",
+     [](nc c) { return toml_quote(std::to_string(c.proto_max_bulk_len)); }},
+    {"cache-output-buffer-limit", k::text, "BYTES",
+     "cache: disconnect a client whose unsent replies exceed this (default: 64mb)",
+     [](nc c) { return toml_quote(std::to_string(c.cache_output_buffer_limit_bytes)); }},
+    {"cache-max-clients", k::integer, "N",
+     "cache: open RESP connections allowed (default: "
+       + std::to_string(cache_max_clients) + ")",
+     [](nc c) { return std::to_string(c.cache_max_clients); }},
+    {"cache-io-threads", k::integer, "N",
+     "cache: RESP I/O threads, 0 for one per core (default: 0)",
+     [](nc c) { return std::to_string(c.cache_io_threads); }},
+    {"bind-source", k::text, "HOST",
+     "bind outgoing cluster connections to this local IP, so that firewall "
+     "rules can tell nodes apart (default: none, the kernel picks)",
+     [](nc c) { return toml_quote(c.bind_source); }},
+    {"enable-fault-injection", k::boolean, "",
+     "accept `troupectl fault ...` commands (default: off; docs/faults.md)",
+     [](nc c) { return std::string{c.enable_fault_injection ? "true" : "false"}; }},
   };
   return table;
 }
@@ -572,6 +609,40 @@ caf::error set_data_dir(const layer& m, node_config& cfg) {
                        "characters");
 }
 
+caf::error set_bind_source(const layer& m, node_config& cfg) {
+  const auto* raw = given(m, "bind-source", cfg);
+  cfg.bind_source = raw ? raw->text : std::string{};
+  unsigned char buf[sizeof(in6_addr)];
+  if (!raw || raw->text.empty() || inet_pton(AF_INET, raw->text.c_str(), buf) == 1
+      || inet_pton(AF_INET6, raw->text.c_str(), buf) == 1)
+    return caf::none;
+  return invalid(*raw, "expected an IPv4 or IPv6 address of this machine, got '"
+                         + raw->text + "'");
+}
+
+// A flag on the command line; a boolean in the file, true/false (or
+// 1/0, yes/no, on/off) in the variable.
+caf::error set_flag(const layer& m, node_config& cfg, const std::string& key,
+                    bool node_config::*field) {
+  const auto* raw = given(m, key, cfg);
+  cfg.*field = false;
+  if (!raw)
+    return caf::none;
+  static const std::vector<std::string> yes{"true", "1", "yes", "on"};
+  static const std::vector<std::string> no{"false", "0", "no", "off"};
+  auto has = [&](const std::vector<std::string>& xs) {
+    return std::find(xs.begin(), xs.end(), raw->text) != xs.end();
+  };
+  if (!has(yes) && !has(no))
+    return invalid(*raw, "expected true or false, got '" + raw->text + "'");
+  cfg.*field = has(yes);
+  return caf::none;
+}
+
+caf::error set_fault_injection(const layer& m, node_config& cfg) {
+  return set_flag(m, cfg, "enable-fault-injection", &node_config::enable_fault_injection);
+}
+
 caf::error set_choice(const layer& m, node_config& cfg, const std::string& key,
                       std::string node_config::*field,
                       std::string_view fallback,
@@ -843,6 +914,88 @@ caf::error set_edge_numbers(const layer& m, node_config& cfg) {
   return caf::none;
 }
 
+// The lease must span several heartbeats, so that a loaded machine delaying
+// one or two does not down a live node.
+caf::error set_member_timing(const layer& m, node_config& cfg) {
+  if (auto err = set_uint(m, cfg, "member-heartbeat-interval-ms",
+                          &node_config::member_heartbeat_interval_ms,
+                          defaults::member_heartbeat_interval.count(), 10, 60'000))
+    return err;
+  if (auto err = set_uint(m, cfg, "member-down-after-ms", &node_config::member_down_after_ms,
+                          defaults::member_down_after.count(), 40, 600'000))
+    return err;
+  if (cfg.member_down_after_ms >= 4 * uint64_t{cfg.member_heartbeat_interval_ms})
+    return caf::none;
+  return invalid("member-down-after-ms " + std::to_string(cfg.member_down_after_ms)
+                 + " must be at least 4x member-heartbeat-interval-ms "
+                 + std::to_string(cfg.member_heartbeat_interval_ms));
+}
+
+// Bytes with Redis's units: k=1000, kb=1024, m, mb, g, gb (case-insensitive).
+bool parse_bytes(std::string_view text, uint64_t& out) {
+  std::string lower;
+  for (char c : text)
+    lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  static const std::pair<const char*, uint64_t> units[]
+    = {{"kb", 1024},    {"mb", 1024 * 1024}, {"gb", uint64_t{1} << 30},
+       {"k", 1000},     {"m", 1000 * 1000},  {"g", 1000 * 1000 * 1000}};
+  uint64_t mul = 1;
+  std::string_view digits = lower;
+  for (auto& [suffix, m] : units)
+    if (digits.ends_with(suffix)) {
+      digits.remove_suffix(std::string_view{suffix}.size());
+      mul = m;
+      break;
+    }
+  uint64_t v = 0;
+  if (!parse_uint(digits, v) || (v != 0 && mul > UINT64_MAX / v))
+    return false;
+  out = v * mul;
+  return true;
+}
+
+caf::error set_bytes(const layer& m, node_config& cfg, const std::string& key,
+                     uint64_t node_config::*field, uint64_t fallback, uint64_t lo,
+                     uint64_t hi) {
+  const auto* raw = given(m, key, cfg);
+  uint64_t value = fallback;
+  if (raw && (!parse_bytes(raw->text, value) || value < lo || value > hi))
+    return invalid(*raw, "expected a size from " + std::to_string(lo) + " to "
+                           + std::to_string(hi) + " bytes (units kb, mb, gb), got '"
+                           + raw->text + "'");
+  cfg.*field = value;
+  return caf::none;
+}
+
+// The cache role's settings. Bounds: at least 1 MiB of memory (Redis's own
+// minimum for a useful maxmemory is similar), a bulk limit from 1 MiB
+// (Redis's minimum) to 4 GiB, an output buffer of at least 64 KiB.
+caf::error set_cache(const layer& m, node_config& cfg) {
+  const auto* raw = given(m, "resp-listen", cfg);
+  auto text = raw ? std::optional<std::string>{raw->text} : std::nullopt;
+  auto addr = resolve_listen_address(text, cfg.listen, defaults::resp_port);
+  if (!addr)
+    return invalid(*raw, message_of(addr.error()));
+  cfg.resp_listen = std::move(*addr);
+  using nc = node_config;
+  if (auto err = set_bytes(m, cfg, "cache-max-memory", &nc::cache_max_memory_bytes,
+                           defaults::cache_max_memory_bytes, 1 << 20, uint64_t{1} << 42))
+    return err;
+  if (auto err = set_bytes(m, cfg, "proto-max-bulk-len", &nc::proto_max_bulk_len,
+                           defaults::proto_max_bulk_len, 1 << 20, uint64_t{1} << 32))
+    return err;
+  if (auto err = set_bytes(m, cfg, "cache-output-buffer-limit",
+                           &nc::cache_output_buffer_limit_bytes,
+                           defaults::cache_output_buffer_limit_bytes, 64 << 10,
+                           uint64_t{1} << 40))
+    return err;
+  if (auto err = set_uint(m, cfg, "cache-max-clients", &nc::cache_max_clients,
+                          defaults::cache_max_clients, 1, 1'000'000))
+    return err;
+  return set_uint(m, cfg, "cache-io-threads", &nc::cache_io_threads,
+                  defaults::cache_io_threads, 0, 256);
+}
+
 // Order matters: advertise and admin-listen default to listen, and the
 // connection timeout is checked against the heartbeat interval.
 caf::error build(const layer& m, node_config& cfg) {
@@ -851,8 +1004,8 @@ caf::error build(const layer& m, node_config& cfg) {
                  set_seeds, set_admin_listen, set_data_dir, set_logging,
                  set_heartbeat_interval, set_connection_timeout,
                  set_mailbox_capacity, set_max_restarts, set_restart_period,
-                 set_raft_timing, set_tls, set_http_listen, set_edge_text,
-                 set_edge_numbers})
+                 set_raft_timing, set_tls, set_member_timing, set_cache, set_bind_source,
+                 set_fault_injection, set_http_listen, set_edge_text, set_edge_numbers})
     if (auto err = f(m, cfg))
       return err;
   return caf::none;
@@ -878,7 +1031,12 @@ bool same_settings(const node_config& x, const node_config& y) {
                     c.mailbox_capacity, c.max_restarts, c.restart_period_ms,
                     c.raft_election_timeout_ms, c.raft_heartbeat_interval_ms,
                     c.raft_snapshot_entries, c.tls_ca, c.tls_cert,
-                    c.tls_key, c.insecure, c.edge);
+                    c.tls_key, c.insecure, c.member_heartbeat_interval_ms,
+                    c.member_down_after_ms, c.resp_listen,
+                    c.cache_max_memory_bytes, c.proto_max_bulk_len,
+                    c.cache_output_buffer_limit_bytes, c.cache_max_clients,
+                    c.cache_io_threads, c.bind_source,
+                    c.enable_fault_injection, c.edge);
   };
   return tie(x) == tie(y);
 }

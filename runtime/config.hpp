@@ -70,6 +70,17 @@ struct node_config {
   std::string tls_key;  // its unencrypted PEM private key
   bool insecure = false; // plain TCP, no authentication (development only)
   edge_settings edge;
+  uint32_t member_heartbeat_interval_ms = 0;
+  uint32_t member_down_after_ms = 0;  // >= 4x the member heartbeat interval
+  // -- cache role (docs/cache.md) --
+  host_port resp_listen;                 // RESP port; default host of listen, 6379
+  uint64_t cache_max_memory_bytes = 0;   // evict past this; 0: no limit
+  uint64_t proto_max_bulk_len = 0;       // largest bulk string a client may send
+  uint64_t cache_output_buffer_limit_bytes = 0; // cut off a client past this
+  uint64_t cache_max_clients = 0;
+  uint32_t cache_io_threads = 0;         // 0: one per core
+  std::string bind_source;          // local IP for outgoing cluster connections; "" = any
+  bool enable_fault_injection = false; // accept `troupectl fault ...` (docs/faults.md)
   /// Setting key (file key spelling, e.g. "admin-listen", plus "config")
   /// -> "default", "file", "env" or "flag".
   std::map<std::string, std::string> origin;

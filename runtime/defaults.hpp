@@ -72,6 +72,31 @@ constexpr auto raft_heartbeat_interval = 30ms;
 // that far behind gets the snapshot instead.
 constexpr uint64_t raft_snapshot_entries = 10000;
 
+// -- membership leases (docs/membership.md) ------------------------------------
+// Every node heartbeats the controller on the Raft leader every 100 ms. With
+// none for half the lease (300 ms) it is suspect; with none for the lease
+// (600 ms) it is down and what it hosted moves. A node that has had no
+// heartbeat acknowledged for three quarters of the lease (450 ms) stops its
+// placed actors first, so no actor ever runs twice. 600 ms keeps the kill-to-
+// serving time of a singleton near 0.8 s (issue 7's target: p50 <= 1 s),
+// while six heartbeats per lease ride out a loaded 2-core machine delaying a
+// few of them.
+constexpr auto member_heartbeat_interval = 100ms;
+constexpr auto member_down_after = 600ms;
+
+// -- cache (RESP) ------------------------------------------------------------------
+// A cache without a limit grows until the kernel kills it; 1 GiB is a safe
+// start on a small machine (Redis's own default is no limit).
+constexpr uint64_t cache_max_memory_bytes = uint64_t{1} << 30;
+// Redis's proto-max-bulk-len default.
+constexpr uint64_t proto_max_bulk_len = uint64_t{512} << 20;
+// Unsent replies one client may accumulate before it is disconnected. Redis
+// leaves normal clients unlimited; troupe does not, so a client that writes
+// without reading cannot exhaust memory. 64 MiB covers any sane MGET/LRANGE.
+constexpr uint64_t cache_output_buffer_limit_bytes = uint64_t{64} << 20;
+constexpr uint64_t cache_max_clients = 10000; // Redis maxclients default
+constexpr uint32_t cache_io_threads = 0;      // one per core
+
 // -- edge (docs/edge.md) ------------------------------------------------------------
 // 0 threads = one asio io_context per core (std::thread::hardware_concurrency).
 constexpr uint32_t edge_threads = 0;

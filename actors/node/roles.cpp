@@ -1,5 +1,6 @@
 #include "actors/node/roles.hpp"
 
+#include "actors/cache/cache_role.hpp"
 #include "actors/consensus/consensus_role.hpp"
 #include "actors/edge/edge_role.hpp"
 #include "actors/probe/probe.hpp"
@@ -10,9 +11,9 @@
 namespace troupe {
 
 std::vector<std::string> built_roles() {
-  // Each role lands with its issue: cache, dashboard, analytics and
-  // scheduler are still to come. Until then, requesting one is an error.
-  return {"consensus", "edge"};
+  // Each role lands with its issue: dashboard, analytics and scheduler are
+  // still to come. Until then, requesting one is an error.
+  return {"consensus", "cache", "edge"};
 }
 
 namespace {
@@ -41,11 +42,16 @@ caf::expected<node_plan> plan_for(const node_config& cfg) {
                             "every built role");
   node_plan plan;
   plan.system_children.push_back(probe::child(cfg.node_id));
+  // Singletons placed by the control plane (troupectl place): a probe
+  // answers Ping with its host, which is what failover tests look for.
+  plan.placeable["probe"] = probe::child(cfg.node_id).start;
   // Role supervisors are added here as roles are built.
   if (has_role(cfg, "consensus"))
     plan.role_factories.push_back(consensus::make_role);
   if (has_role(cfg, "edge"))
     plan.role_factories.push_back(edge::make_role);
+  if (has_role(cfg, "cache"))
+    plan.role_factories.push_back(cache::make_role);
   return plan;
 }
 

@@ -292,6 +292,7 @@ node_process::node_process(node_options opts) : opts_(std::move(opts)) {
   cluster_port_ = free_port(opts_.host);
   admin_port_ = free_port(opts_.host);
   http_port_ = free_port(opts_.host);
+  resp_port_ = free_port(opts_.host);
   launch(O_TRUNC);
 }
 
@@ -303,10 +304,13 @@ void node_process::launch(int log_mode) {
                                 "--admin-listen",
                                 opts_.host + ":" + std::to_string(admin_port_),
                                 "--data-dir", data_dir_,
-                                // Every node gets its own edge port, so that
-                                // nodes running "all" never collide on 8080.
+                                // Every node gets its own edge and RESP
+                                // ports, so that nodes running "all" never
+                                // collide on 8080 or 6379.
                                 "--http-listen",
-                                opts_.host + ":" + std::to_string(http_port_)};
+                                opts_.host + ":" + std::to_string(http_port_),
+                                "--resp-listen",
+                                opts_.host + ":" + std::to_string(resp_port_)};
   std::string seeds;
   for (auto& s : opts_.seeds)
     seeds += (seeds.empty() ? "" : ",") + s;

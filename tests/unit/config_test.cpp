@@ -265,7 +265,9 @@ TEST_CASE("config: defaults") {
   CHECK_EQ(cfg.edge.http_listen.to_string(), "127.0.0.1:8080");
   CHECK(cfg.edge.origins.empty());
   CHECK_EQ(cfg.edge.purge_token, "");
-  CHECK_EQ(cfg.origin.size(), 38u); // 37 settings plus "config"
+  CHECK_EQ(cfg.member_heartbeat_interval_ms, 100u);
+  CHECK_EQ(cfg.member_down_after_ms, 600u);
+  CHECK_EQ(cfg.origin.size(), 48u); // 47 settings plus "config"
   for (auto& [key, origin] : cfg.origin) {
     CAPTURE(key);
     CHECK_EQ(origin, "default");
@@ -472,7 +474,11 @@ TEST_CASE("config: unknown key in file gives the line") {
                        "edge-connect-timeout-ms, edge-origin-timeout-ms, "
                        "edge-health-interval-ms, edge-health-path, edge-breaker-failures, "
                        "edge-breaker-open-ms, edge-rate-limit, edge-rate-burst, "
-                       "edge-stale-grace-ms, edge-purge-token)");
+                       "edge-stale-grace-ms, edge-purge-token, member-heartbeat-interval-ms, "
+                       "member-down-after-ms, resp-listen, cache-max-memory, "
+                       "proto-max-bulk-len, cache-output-buffer-limit, "
+                       "cache-max-clients, cache-io-threads, bind-source, "
+                       "enable-fault-injection)");
   temp_file typo{"lisen = \"h:1\"\n"};
   CHECK_EQ(load_error({"--config", typo.path}),
            typo.path + ":1: unknown key 'lisen' (did you mean 'listen'?)");
@@ -623,4 +629,29 @@ TEST_CASE("config: edge settings") {
         != std::string::npos);
   CHECK(load_error({"--edge-health-path", "nope"}).find("must start with /") != std::string::npos);
   CHECK(load_error({"--edge-breaker-failures", "0"}).find("from 1 to 1000") != std::string::npos);
+}
+
+TEST_CASE("config: the membership lease must span at least four heartbeats") {
+  CHECK_EQ(load_error({"--member-down-after-ms", "300", "--member-heartbeat-interval-ms", "100"}),
+           "member-down-after-ms 300 must be at least 4x member-heartbeat-interval-ms 100");
+  auto ok = load_node_config(std::vector<std::string>{"--member-down-after-ms", "2000",
+                                                      "--member-heartbeat-interval-ms", "250"},
+                             {});
+  REQUIRE(ok.config);
+  CHECK_EQ(ok.config->member_down_after_ms, 2000u);
+}
+
+TEST_CASE("config: cache settings take Redis's memory units and have bounds") {
+  auto cfg = load_ok({"--listen", "10.0.0.5:7400"});
+  CHECK_EQ(cfg.resp_listen.to_string(), "10.0.0.5:6379");
+  CHECK_EQ(cfg.cache_max_memory_bytes, uint64_t{1} << 30);
+  CHECK_EQ(cfg.proto_max_bulk_len, uint64_t{512} << 20);
+  auto set = load_ok({"--cache-max-memory", "100mb", "--proto-max-bulk-len", "2m",
+                      "--resp-listen", "127.0.0.9", "--cache-io-threads", "3"});
+  CHECK_EQ(set.cache_max_memory_bytes, uint64_t{100} << 20);
+  CHECK_EQ(set.proto_max_bulk_len, 2'000'000u);
+  CHECK_EQ(set.resp_listen.to_string(), "127.0.0.9:6379");
+  CHECK_EQ(set.cache_io_threads, 3u);
+  CHECK(load_error({"--cache-max-memory", "12parsecs"}).find("--cache-max-memory") == 0);
+  CHECK(load_error({"--proto-max-bulk-len", "1kb"}).find("expected a size from") != std::string::npos);
 }
