@@ -11,9 +11,12 @@ CTL       := $(BUILD)/cli/troupectl
 export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
 # Paths relative to the checkout, so every clone and worktree shares one cache.
 export CCACHE_BASEDIR ?= $(CURDIR)
+# With -g, ccache also hashes the working directory unless told not to;
+# without this, another clone or build dir never hits the cache.
+export CCACHE_NOHASHDIR ?= 1
 
-.PHONY: all deps configure build test unit sim integration run bench bench-named bench-raft \
-        bench-deps fuzz sanitize clean
+.PHONY: all deps configure build test unit sim integration run bench bench-named bench-raft bench-edge \
+        bench-deps fuzz fuzz-smoke sanitize clean bench-cache scenarios
 
 all: build
 
@@ -32,6 +35,19 @@ build: configure
 test: build
 	cd $(BUILD) && ctest --output-on-failure --timeout 300
 	@grep -h "schedules passed" $(BUILD)/Testing/Temporary/LastTest.log || true
+	$(MAKE) fuzz-smoke
+
+# A short libFuzzer run of the RESP parser (issue 4), part of `make test`:
+# it compiles two files with clang, so it needs no separate fuzz build.
+FUZZ_SMOKE_SECONDS ?= 20
+fuzz-smoke:
+	@mkdir -p $(BUILD)/fuzz-smoke
+	clang++-14 -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=undefined -Wall -Wextra -Werror -I. \
+	  tests/fuzz/resp_fuzz.cpp net/resp.cpp -o $(BUILD)/fuzz-smoke/resp_fuzz
+	cd $(BUILD)/fuzz-smoke && { ./resp_fuzz -max_total_time=$(FUZZ_SMOKE_SECONDS) \
+	  -rss_limit_mb=1024 > resp_fuzz.log 2>&1 || { tail -40 resp_fuzz.log; exit 1; }; } \
+	  && tail -1 resp_fuzz.log
 
 unit: build
 	$(BUILD)/tests/troupe_unit_tests
@@ -46,6 +62,13 @@ sim: build
 integration: build
 	$(BUILD)/tests/troupe_integration_tests
 
+# Every failure-injection scenario (tests/scenarios/, docs/scenarios.md),
+# each in its own network namespace, then a pass/fail table. Needs root
+# (unshare, iptables, mount). SCENARIOS="a b" runs just those.
+SCENARIOS ?=
+scenarios: build
+	$(BUILD)/tests/troupe-scenarios $(SCENARIOS)
+
 # One node with every built role, storage in ./data, mutual TLS with
 # development certificates made once into ./tls (docs/security.md).
 run: build
@@ -58,13 +81,23 @@ run: build
 
 # Every benchmark: named send vs bare CAF (docs/bench-named-send.md), then
 # troupe's consensus KV vs etcd 3.4 (docs/bench-raft.md, about 6 minutes).
-bench: bench-named bench-raft
+bench: bench-named bench-raft bench-cache
 
 bench-named: build
 	bench/run.sh $(BUILD)
 
 bench-raft: build bench-deps
 	bench/raft/run.sh $(BUILD)
+
+# troupe's edge vs nginx proxy_cache, cache hits of 1 KiB and 100 KiB
+# (docs/bench-edge.md, about 2 minutes). EDGE_BENCH_FLAGS="--runs 5".
+bench-edge: build bench-deps
+	timeout --foreground --kill-after=10s 20m bench/edge/bench_edge.py \
+	  --node $(NODE) $(EDGE_BENCH_FLAGS)
+# The cache role vs redis-server 7.0 with redis-benchmark, memory per key,
+# and the eviction policy's hit ratio vs LRU (docs/bench-cache.md).
+bench-cache: build bench-deps
+	bench/cache/run.sh $(BUILD)
 
 # The peers the benchmarks measure against (etcd); `make test` never needs them.
 bench-deps:

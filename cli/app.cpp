@@ -1,8 +1,12 @@
 #include "cli/app.hpp"
 
 #include "cli/command.hpp"
+#include "cli/edge_commands.hpp"
+#include "cli/cache_commands.hpp"
+#include "cli/fault_commands.hpp"
 #include "cli/kv_commands.hpp"
 #include "cli/node_commands.hpp"
+#include "cli/control_commands.hpp"
 #include "cli/raft_commands.hpp"
 #include "runtime/auth.hpp"
 #include "runtime/caf_setup.hpp"
@@ -144,6 +148,10 @@ int run_troupectl(int argc, char** argv) {
   add_node_commands(app, chosen);
   add_kv_commands(app, chosen);
   add_raft_commands(app, chosen);
+  add_control_commands(app, chosen);
+  add_cache_commands(app, chosen, opts);
+  add_fault_commands(app, chosen);
+  add_edge_commands(app, chosen);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {

@@ -1,5 +1,7 @@
 #include "cli/render.hpp"
 
+#include "runtime/member_status.hpp"
+
 #include "cli/table.hpp"
 
 #include <cstdio>
@@ -13,16 +15,7 @@ namespace {
 using row = table_row;
 
 std::string status_name(v1::MemberStatus s) {
-  switch (s) {
-  case v1::MEMBER_STATUS_UP:
-    return "up";
-  case v1::MEMBER_STATUS_DOWN:
-    return "down";
-  case v1::MEMBER_STATUS_LEFT:
-    return "left";
-  default:
-    return "unknown";
-  }
+  return member_status_name(s);
 }
 
 std::string utc_time(int64_t ms) {

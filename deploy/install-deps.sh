@@ -19,7 +19,13 @@ packages=(
   nlohmann-json3-dev
   libssl-dev
   libhttp-parser-dev
+  libasio-dev           # standalone asio: the edge's data plane
   curl
+  clang-14              # make test's short libFuzzer run of the RESP parser
+  libasio-dev           # the cache role's RESP I/O threads (asio, standalone)
+  redis-tools           # redis-cli, redis-benchmark: cache integration tests
+  python3-redis         # redis-py for the cache integration tests
+  iptables              # failure-injection scenarios (tests/scenarios/)
   python3-websockets    # the dashboard's WebSocket tests (tests/dashboard/)
   chromium              # the dashboard's browser test, headless
 )
@@ -29,7 +35,10 @@ packages=(
 # docs/bench-raft.md); etcd-client: etcdctl, to look at that cluster by
 # hand. The package also enables an etcd service on 127.0.0.1:2379 where
 # systemd runs; the benchmark starts its own members on 127.0.4.x instead.
-bench_packages=(etcd-server etcd-client)
+# wrk and nginx: the edge benchmark's load generator and peer (bench/edge/,
+# docs/bench-edge.md); nginx runs as the benchmark's own process, its
+# package service is never used.
+bench_packages=(etcd-server etcd-client redis-server wrk nginx)
 if [ "${1:-}" = "--bench" ]; then
   packages+=("${bench_packages[@]}")
 fi

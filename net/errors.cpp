@@ -24,6 +24,7 @@ const char* to_string(errc x) {
     case errc::escalated: return "escalated";
     case errc::timeout: return "timeout";
     case errc::permission_denied: return "permission_denied";
+    case errc::feature_disabled: return "feature_disabled";
   }
   return "unknown_troupe_error";
 }

@@ -44,6 +44,9 @@ enum class errc : uint8_t {
   // The caller's certificate does not allow this (runtime/auth.hpp): use an
   // identity with the permission the message names; retrying cannot help.
   permission_denied = 14,
+  // The feature is off on this node (e.g. fault injection without
+  // --enable-fault-injection): restart the node with it on, or ask another.
+  feature_disabled = 15,
 };
 
 /// The CAF error category of troupe errors.

@@ -335,7 +335,8 @@ bool http_request_parser::state::check_request_line() {
     return fail(505, "HTTP version " + std::to_string(parser.http_major) + "."
                        + std::to_string(parser.http_minor)
                        + " not supported; use HTTP/1.1");
-  if (!is_supported_method(parser.method))
+  if (!is_supported_method(parser.method)
+      && !(limits.allow_purge && parser.method == HTTP_PURGE))
     return fail(501, "method " + msg.request.method
                        + " not supported; supported: GET HEAD POST PUT "
                          "DELETE OPTIONS PATCH");

@@ -33,6 +33,8 @@ struct http_limits {
   /// up to `max_header_bytes` more bytes on the wire for chunk framing,
   /// extensions and trailers, or it is also answered with 413.
   size_t max_body_bytes = 1 << 20;
+  /// Also accept the PURGE method (the edge's cache purge; docs/edge.md).
+  bool allow_purge = false;
 
   // -- per connection, enforced by http_session and http_server --------------
 

@@ -12,6 +12,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -144,6 +145,105 @@ const std::vector<setting>& settings() {
      "plain TCP without authentication, for development only; required "
      "when no --tls-* files are given (default: false)",
      [](nc c) { return std::string{c.insecure ? "true" : "false"}; }},
+    {"http-listen", k::text, "HOST:PORT",
+     "edge: HTTP address (default: host of --listen, port "
+       + std::to_string(edge_http_port) + ")",
+     [](nc c) { return toml_quote(c.edge.http_listen.to_string()); }},
+    {"origin", k::list, "URL",
+     "edge: an origin server http://HOST[:PORT]; repeat or comma-list for a "
+     "pool (default: none)",
+     [](nc c) {
+       std::vector<std::string> urls;
+       for (const auto& o : c.edge.origins)
+         urls.push_back("http://" + o.to_string());
+       return quote_list(urls);
+     }},
+    {"edge-threads", k::integer, "N",
+     "edge: I/O threads, one io_context each; 0 = one per core (default: 0)",
+     [](nc c) { return std::to_string(c.edge.threads); }},
+    {"edge-cache-bytes", k::integer, "BYTES",
+     "edge: L1 cache budget (default: " + std::to_string(edge_cache_bytes) + ")",
+     [](nc c) { return std::to_string(c.edge.cache_bytes); }},
+    {"edge-max-object-bytes", k::integer, "BYTES",
+     "edge: largest origin response body; larger ones get 502 (default: "
+       + std::to_string(edge_max_object_bytes) + ")",
+     [](nc c) { return std::to_string(c.edge.max_object_bytes); }},
+    {"edge-max-body-bytes", k::integer, "BYTES",
+     "edge: largest request body; larger ones get 413 (default: "
+       + std::to_string(edge_max_body_bytes) + ")",
+     [](nc c) { return std::to_string(c.edge.max_body_bytes); }},
+    {"edge-connect-timeout-ms", k::integer, "MS",
+     "edge: connecting to an origin (default: " + ms(edge_connect_timeout) + ")",
+     [](nc c) { return std::to_string(c.edge.connect_timeout_ms); }},
+    {"edge-origin-timeout-ms", k::integer, "MS",
+     "edge: a whole origin exchange (default: " + ms(edge_origin_timeout) + ")",
+     [](nc c) { return std::to_string(c.edge.origin_timeout_ms); }},
+    {"edge-health-interval-ms", k::integer, "MS",
+     "edge: active origin health checks, 0 = off (default: "
+       + ms(edge_health_interval) + ")",
+     [](nc c) { return std::to_string(c.edge.health_interval_ms); }},
+    {"edge-health-path", k::text, "PATH",
+     "edge: the path health checks GET (default: "
+       + std::string{edge_health_path} + ")",
+     [](nc c) { return toml_quote(c.edge.health_path); }},
+    {"edge-breaker-failures", k::integer, "N",
+     "edge: consecutive failures that open an origin's breaker (default: "
+       + std::to_string(edge_breaker_failures) + ")",
+     [](nc c) { return std::to_string(c.edge.breaker_failures); }},
+    {"edge-breaker-open-ms", k::integer, "MS",
+     "edge: an open breaker turns half-open after this (default: "
+       + ms(edge_breaker_open) + ")",
+     [](nc c) { return std::to_string(c.edge.breaker_open_ms); }},
+    {"edge-rate-limit", k::integer, "RPS",
+     "edge: requests per second per client address, 0 = off (default: 0)",
+     [](nc c) { return std::to_string(c.edge.rate_limit_rps); }},
+    {"edge-rate-burst", k::integer, "N",
+     "edge: token bucket size per client, 0 = the rate (default: 0)",
+     [](nc c) { return std::to_string(c.edge.rate_limit_burst); }},
+    {"edge-stale-grace-ms", k::integer, "MS",
+     "edge: with every origin down, serve stale objects this long beyond "
+     "stale-if-error (default: " + ms(edge_stale_grace) + ")",
+     [](nc c) { return std::to_string(c.edge.stale_grace_ms); }},
+    {"edge-purge-token", k::text, "TOKEN",
+     "edge: HTTP PURGE needs header X-Purge-Token with this value; empty = "
+     "HTTP PURGE refused (default: empty)",
+     [](nc c) { return toml_quote(c.edge.purge_token); }},
+    {"member-heartbeat-interval-ms", k::integer, "MS",
+     "how often a node renews its membership lease with the Raft leader (default: "
+       + ms(member_heartbeat_interval) + ")",
+     [](nc c) { return std::to_string(c.member_heartbeat_interval_ms); }},
+    {"member-down-after-ms", k::integer, "MS",
+     "a node without a heartbeat for this long is down and its actors move; "
+     "suspect after half of it; at least 4x the heartbeat interval (default: "
+       + ms(member_down_after) + ")",
+     [](nc c) { return std::to_string(c.member_down_after_ms); }},
+    {"resp-listen", k::text, "HOST:PORT",
+     "cache: RESP (Redis protocol) address (default: host of --listen, port "
+       + std::to_string(resp_port) + ")",
+     [](nc c) { return toml_quote(c.resp_listen.to_string()); }},
+    {"cache-max-memory", k::text, "BYTES",
+     "cache: evict (S3-FIFO) above this many bytes; units kb, mb, gb (default: 1gb)",
+     [](nc c) { return toml_quote(std::to_string(c.cache_max_memory_bytes)); }},
+    {"proto-max-bulk-len", k::text, "BYTES",
+     "cache: largest bulk string a client may send, as Redis (default: 512mb)",
+     [](nc c) { return toml_quote(std::to_string(c.proto_max_bulk_len)); }},
+    {"cache-output-buffer-limit", k::text, "BYTES",
+     "cache: disconnect a client whose unsent replies exceed this (default: 64mb)",
+     [](nc c) { return toml_quote(std::to_string(c.cache_output_buffer_limit_bytes)); }},
+    {"cache-max-clients", k::integer, "N",
+     "cache: open RESP connections allowed (default: "
+       + std::to_string(cache_max_clients) + ")",
+     [](nc c) { return std::to_string(c.cache_max_clients); }},
+    {"cache-io-threads", k::integer, "N",
+     "cache: RESP I/O threads, 0 for one per core (default: 0)",
+     [](nc c) { return std::to_string(c.cache_io_threads); }},
+    {"bind-source", k::text, "HOST",
+     "bind outgoing cluster connections to this local IP, so that firewall "
+     "rules can tell nodes apart (default: none, the kernel picks)",
+     [](nc c) { return toml_quote(c.bind_source); }},
+    {"enable-fault-injection", k::boolean, "",
+     "accept `troupectl fault ...` commands (default: off; docs/faults.md)",
+     [](nc c) { return std::string{c.enable_fault_injection ? "true" : "false"}; }},
     {"labels", k::list, "LIST",
      "comma list of KEY=VALUE labels of this node, e.g. region=eu,zone=a "
      "(default: none)",
@@ -226,10 +326,14 @@ std::optional<config_outcome> parse_flags(const std::vector<std::string>& args,
   std::map<std::string, bool> switches;
   for (const auto& s : settings()) {
     auto help = s.help + " [" + env_name(s.key) + "]";
-    if (s.kind == value_kind::boolean)
+    if (s.kind == value_kind::boolean) {
       app.add_flag("--" + s.key, switches[s.key], help);
-    else
-      app.add_option("--" + s.key, values[s.key], help)->type_name(s.value_name);
+      continue;
+    }
+    auto* opt = app.add_option("--" + s.key, values[s.key], help)->type_name(s.value_name);
+    // --origin a --origin b is the same as --origin a,b.
+    if (s.key == "origin")
+      opt->multi_option_policy(CLI::MultiOptionPolicy::Join)->delimiter(',');
   }
   std::string config_path;
   auto* config_opt = app.add_option("--config", config_path,
@@ -524,6 +628,40 @@ caf::error set_data_dir(const layer& m, node_config& cfg) {
                        "characters");
 }
 
+caf::error set_bind_source(const layer& m, node_config& cfg) {
+  const auto* raw = given(m, "bind-source", cfg);
+  cfg.bind_source = raw ? raw->text : std::string{};
+  unsigned char buf[sizeof(in6_addr)];
+  if (!raw || raw->text.empty() || inet_pton(AF_INET, raw->text.c_str(), buf) == 1
+      || inet_pton(AF_INET6, raw->text.c_str(), buf) == 1)
+    return caf::none;
+  return invalid(*raw, "expected an IPv4 or IPv6 address of this machine, got '"
+                         + raw->text + "'");
+}
+
+// A flag on the command line; a boolean in the file, true/false (or
+// 1/0, yes/no, on/off) in the variable.
+caf::error set_flag(const layer& m, node_config& cfg, const std::string& key,
+                    bool node_config::*field) {
+  const auto* raw = given(m, key, cfg);
+  cfg.*field = false;
+  if (!raw)
+    return caf::none;
+  static const std::vector<std::string> yes{"true", "1", "yes", "on"};
+  static const std::vector<std::string> no{"false", "0", "no", "off"};
+  auto has = [&](const std::vector<std::string>& xs) {
+    return std::find(xs.begin(), xs.end(), raw->text) != xs.end();
+  };
+  if (!has(yes) && !has(no))
+    return invalid(*raw, "expected true or false, got '" + raw->text + "'");
+  cfg.*field = has(yes);
+  return caf::none;
+}
+
+caf::error set_fault_injection(const layer& m, node_config& cfg) {
+  return set_flag(m, cfg, "enable-fault-injection", &node_config::enable_fault_injection);
+}
+
 caf::error set_choice(const layer& m, node_config& cfg, const std::string& key,
                       std::string node_config::*field,
                       std::string_view fallback,
@@ -660,6 +798,223 @@ caf::error set_tls(const layer& m, node_config& cfg) {
   return caf::none;
 }
 
+// -- edge settings ------------------------------------------------------------
+
+// http://HOST[:PORT] with an optional trailing "/". Anything else names what
+// is missing: TLS to origins is not built.
+caf::expected<host_port> parse_origin_url(std::string_view url) {
+  constexpr std::string_view scheme = "http://";
+  if (url.starts_with("https://"))
+    return invalid("origin '" + std::string{url} + "': https origins are not "
+                   "supported yet; use http:// (TLS to origins is not built)");
+  if (!url.starts_with(scheme))
+    return invalid("origin '" + std::string{url} + "' must look like "
+                   "http://HOST[:PORT]");
+  auto rest = url.substr(scheme.size());
+  if (rest.ends_with("/"))
+    rest.remove_suffix(1);
+  if (rest.find('/') != std::string_view::npos)
+    return invalid("origin '" + std::string{url} + "': a path is not "
+                   "supported, give http://HOST[:PORT]");
+  auto addr = parse_host_port(rest, 80);
+  if (!addr)
+    return invalid("origin '" + std::string{url} + "': "
+                   + message_of(addr.error()));
+  return addr;
+}
+
+caf::error set_origins(const layer& m, node_config& cfg) {
+  const auto* raw = given(m, "origin", cfg);
+  cfg.edge.origins.clear();
+  if (!raw)
+    return caf::none;
+  std::string_view text = raw->text;
+  for (size_t pos = 0; pos < text.size();) {
+    auto comma = std::min(text.find(',', pos), text.size());
+    auto item = text.substr(pos, comma - pos);
+    while (!item.empty() && item.front() == ' ')
+      item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ')
+      item.remove_suffix(1);
+    pos = comma + 1;
+    if (item.empty())
+      continue;
+    auto addr = parse_origin_url(item);
+    if (!addr)
+      return invalid(*raw, message_of(addr.error()));
+    if (cfg.edge.origins.size() >= 64)
+      return invalid(*raw, "at most 64 origins");
+    cfg.edge.origins.push_back(std::move(*addr));
+  }
+  return caf::none;
+}
+
+caf::error set_http_listen(const layer& m, node_config& cfg) {
+  const auto* raw = given(m, "http-listen", cfg);
+  auto text = raw ? std::optional<std::string>{raw->text} : std::nullopt;
+  auto addr = resolve_listen_address(text, cfg.listen, defaults::edge_http_port);
+  if (!addr)
+    return invalid(*raw, message_of(addr.error()));
+  cfg.edge.http_listen = std::move(*addr);
+  return set_origins(m, cfg);
+}
+
+caf::error set_edge_text(const layer& m, node_config& cfg) {
+  const auto* path = given(m, "edge-health-path", cfg);
+  cfg.edge.health_path = path ? path->text : std::string{defaults::edge_health_path};
+  auto printable = [](char c) { return c > 0x20 && c < 0x7f; };
+  if (!cfg.edge.health_path.starts_with("/")
+      || !std::all_of(cfg.edge.health_path.begin(), cfg.edge.health_path.end(),
+                      printable))
+    return invalid(*path, "health path must start with / and hold no spaces "
+                          "or control characters");
+  const auto* token = given(m, "edge-purge-token", cfg);
+  cfg.edge.purge_token = token ? token->text : std::string{};
+  if (!std::all_of(cfg.edge.purge_token.begin(), cfg.edge.purge_token.end(),
+                   printable))
+    return invalid(*token, "purge token must be printable ASCII without spaces");
+  return caf::none;
+}
+
+caf::error set_edge_numbers(const layer& m, node_config& cfg) {
+  using namespace defaults;
+  auto& e = cfg.edge;
+  auto msec = [](auto x) {
+    return static_cast<uint64_t>(std::chrono::milliseconds{x}.count());
+  };
+  struct item {
+    const char* key;
+    std::function<void(uint64_t)> store;
+    uint64_t fallback, lo, hi;
+  };
+  std::vector<item> items{
+    {"edge-threads", [&](uint64_t v) { e.threads = static_cast<uint32_t>(v); },
+     edge_threads, 0, 256},
+    {"edge-cache-bytes", [&](uint64_t v) { e.cache_bytes = v; },
+     edge_cache_bytes, 0, uint64_t{1} << 40},
+    {"edge-max-object-bytes", [&](uint64_t v) { e.max_object_bytes = v; },
+     edge_max_object_bytes, 1024, uint64_t{1} << 32},
+    {"edge-max-body-bytes", [&](uint64_t v) { e.max_body_bytes = v; },
+     edge_max_body_bytes, 0, uint64_t{1} << 32},
+    {"edge-connect-timeout-ms",
+     [&](uint64_t v) { e.connect_timeout_ms = static_cast<uint32_t>(v); },
+     msec(edge_connect_timeout), 1, 600'000},
+    {"edge-origin-timeout-ms",
+     [&](uint64_t v) { e.origin_timeout_ms = static_cast<uint32_t>(v); },
+     msec(edge_origin_timeout), 1, 600'000},
+    {"edge-health-interval-ms",
+     [&](uint64_t v) { e.health_interval_ms = static_cast<uint32_t>(v); },
+     msec(edge_health_interval), 0, 600'000},
+    {"edge-breaker-failures",
+     [&](uint64_t v) { e.breaker_failures = static_cast<uint32_t>(v); },
+     edge_breaker_failures, 1, 1000},
+    {"edge-breaker-open-ms",
+     [&](uint64_t v) { e.breaker_open_ms = static_cast<uint32_t>(v); },
+     msec(edge_breaker_open), 1, 3'600'000},
+    {"edge-rate-limit",
+     [&](uint64_t v) { e.rate_limit_rps = static_cast<uint32_t>(v); },
+     edge_rate_limit_rps, 0, 10'000'000},
+    {"edge-rate-burst",
+     [&](uint64_t v) { e.rate_limit_burst = static_cast<uint32_t>(v); },
+     edge_rate_limit_burst, 0, 10'000'000},
+    {"edge-stale-grace-ms",
+     [&](uint64_t v) { e.stale_grace_ms = static_cast<uint32_t>(v); },
+     msec(edge_stale_grace), 0, 86'400'000},
+  };
+  for (const auto& x : items) {
+    const auto* raw = given(m, x.key, cfg);
+    uint64_t value = x.fallback;
+    if (raw && (!parse_uint(raw->text, value) || value < x.lo || value > x.hi))
+      return invalid(*raw, "expected an integer from " + std::to_string(x.lo)
+                             + " to " + std::to_string(x.hi) + ", got '"
+                             + raw->text + "'");
+    x.store(value);
+  }
+  return caf::none;
+}
+
+// The lease must span several heartbeats, so that a loaded machine delaying
+// one or two does not down a live node.
+caf::error set_member_timing(const layer& m, node_config& cfg) {
+  if (auto err = set_uint(m, cfg, "member-heartbeat-interval-ms",
+                          &node_config::member_heartbeat_interval_ms,
+                          defaults::member_heartbeat_interval.count(), 10, 60'000))
+    return err;
+  if (auto err = set_uint(m, cfg, "member-down-after-ms", &node_config::member_down_after_ms,
+                          defaults::member_down_after.count(), 40, 600'000))
+    return err;
+  if (cfg.member_down_after_ms >= 4 * uint64_t{cfg.member_heartbeat_interval_ms})
+    return caf::none;
+  return invalid("member-down-after-ms " + std::to_string(cfg.member_down_after_ms)
+                 + " must be at least 4x member-heartbeat-interval-ms "
+                 + std::to_string(cfg.member_heartbeat_interval_ms));
+}
+
+// Bytes with Redis's units: k=1000, kb=1024, m, mb, g, gb (case-insensitive).
+bool parse_bytes(std::string_view text, uint64_t& out) {
+  std::string lower;
+  for (char c : text)
+    lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  static const std::pair<const char*, uint64_t> units[]
+    = {{"kb", 1024},    {"mb", 1024 * 1024}, {"gb", uint64_t{1} << 30},
+       {"k", 1000},     {"m", 1000 * 1000},  {"g", 1000 * 1000 * 1000}};
+  uint64_t mul = 1;
+  std::string_view digits = lower;
+  for (auto& [suffix, m] : units)
+    if (digits.ends_with(suffix)) {
+      digits.remove_suffix(std::string_view{suffix}.size());
+      mul = m;
+      break;
+    }
+  uint64_t v = 0;
+  if (!parse_uint(digits, v) || (v != 0 && mul > UINT64_MAX / v))
+    return false;
+  out = v * mul;
+  return true;
+}
+
+caf::error set_bytes(const layer& m, node_config& cfg, const std::string& key,
+                     uint64_t node_config::*field, uint64_t fallback, uint64_t lo,
+                     uint64_t hi) {
+  const auto* raw = given(m, key, cfg);
+  uint64_t value = fallback;
+  if (raw && (!parse_bytes(raw->text, value) || value < lo || value > hi))
+    return invalid(*raw, "expected a size from " + std::to_string(lo) + " to "
+                           + std::to_string(hi) + " bytes (units kb, mb, gb), got '"
+                           + raw->text + "'");
+  cfg.*field = value;
+  return caf::none;
+}
+
+// The cache role's settings. Bounds: at least 1 MiB of memory (Redis's own
+// minimum for a useful maxmemory is similar), a bulk limit from 1 MiB
+// (Redis's minimum) to 4 GiB, an output buffer of at least 64 KiB.
+caf::error set_cache(const layer& m, node_config& cfg) {
+  const auto* raw = given(m, "resp-listen", cfg);
+  auto text = raw ? std::optional<std::string>{raw->text} : std::nullopt;
+  auto addr = resolve_listen_address(text, cfg.listen, defaults::resp_port);
+  if (!addr)
+    return invalid(*raw, message_of(addr.error()));
+  cfg.resp_listen = std::move(*addr);
+  using nc = node_config;
+  if (auto err = set_bytes(m, cfg, "cache-max-memory", &nc::cache_max_memory_bytes,
+                           defaults::cache_max_memory_bytes, 1 << 20, uint64_t{1} << 42))
+    return err;
+  if (auto err = set_bytes(m, cfg, "proto-max-bulk-len", &nc::proto_max_bulk_len,
+                           defaults::proto_max_bulk_len, 1 << 20, uint64_t{1} << 32))
+    return err;
+  if (auto err = set_bytes(m, cfg, "cache-output-buffer-limit",
+                           &nc::cache_output_buffer_limit_bytes,
+                           defaults::cache_output_buffer_limit_bytes, 64 << 10,
+                           uint64_t{1} << 40))
+    return err;
+  if (auto err = set_uint(m, cfg, "cache-max-clients", &nc::cache_max_clients,
+                          defaults::cache_max_clients, 1, 1'000'000))
+    return err;
+  return set_uint(m, cfg, "cache-io-threads", &nc::cache_io_threads,
+                  defaults::cache_io_threads, 0, 256);
+}
+
 std::vector<std::string> split_list(std::string_view text) {
   std::vector<std::string> out;
   for (size_t pos = 0; pos <= text.size();) {
@@ -712,7 +1067,9 @@ caf::error build(const layer& m, node_config& cfg) {
                  set_seeds, set_admin_listen, set_data_dir, set_logging,
                  set_heartbeat_interval, set_connection_timeout,
                  set_mailbox_capacity, set_max_restarts, set_restart_period,
-                 set_raft_timing, set_tls, set_labels, set_dashboard})
+                 set_raft_timing, set_tls, set_member_timing, set_cache, set_bind_source,
+                 set_fault_injection, set_http_listen, set_edge_text, set_edge_numbers,
+                 set_labels, set_dashboard})
     if (auto err = f(m, cfg))
       return err;
   return caf::none;
@@ -738,7 +1095,12 @@ bool same_settings(const node_config& x, const node_config& y) {
                     c.mailbox_capacity, c.max_restarts, c.restart_period_ms,
                     c.raft_election_timeout_ms, c.raft_heartbeat_interval_ms,
                     c.raft_snapshot_entries, c.tls_ca, c.tls_cert,
-                    c.tls_key, c.insecure, c.labels, c.dashboard_token,
+                    c.tls_key, c.insecure, c.member_heartbeat_interval_ms,
+                    c.member_down_after_ms, c.resp_listen,
+                    c.cache_max_memory_bytes, c.proto_max_bulk_len,
+                    c.cache_output_buffer_limit_bytes, c.cache_max_clients,
+                    c.cache_io_threads, c.bind_source,
+                    c.enable_fault_injection, c.edge, c.labels, c.dashboard_token,
                     c.dashboard_allow_origins);
   };
   return tie(x) == tie(y);

@@ -19,6 +19,29 @@
 
 namespace troupe {
 
+/// The edge role's settings (docs/edge.md). Validated always, used only when
+/// the node runs the edge role.
+struct edge_settings {
+  host_port http_listen;           // the edge's HTTP/1.1 port
+  std::vector<host_port> origins;  // from --origin http://HOST[:PORT]
+  uint32_t threads = 0;            // I/O threads; 0 = one per core
+  uint64_t cache_bytes = 0;        // L1 byte budget
+  uint64_t max_object_bytes = 0;   // largest origin response body handled
+  uint64_t max_body_bytes = 0;     // largest request body (413 beyond)
+  uint32_t connect_timeout_ms = 0;
+  uint32_t origin_timeout_ms = 0;  // a whole origin exchange
+  uint32_t health_interval_ms = 0; // active health checks; 0 = off
+  std::string health_path;
+  uint32_t breaker_failures = 0;   // consecutive failures that open it
+  uint32_t breaker_open_ms = 0;    // open this long, then half-open
+  uint32_t rate_limit_rps = 0;     // per client address; 0 = off
+  uint32_t rate_limit_burst = 0;
+  uint32_t stale_grace_ms = 0;     // beyond stale-if-error, origins down
+  std::string purge_token;         // empty: HTTP PURGE refused
+
+  friend bool operator==(const edge_settings&, const edge_settings&) = default;
+};
+
 /// The effective configuration of one troupe-node process. Every field holds
 /// a validated value; `origin` says which layer each one came from.
 struct node_config {
@@ -46,6 +69,18 @@ struct node_config {
   std::string tls_cert; // this node's PEM certificate (chain)
   std::string tls_key;  // its unencrypted PEM private key
   bool insecure = false; // plain TCP, no authentication (development only)
+  edge_settings edge;
+  uint32_t member_heartbeat_interval_ms = 0;
+  uint32_t member_down_after_ms = 0;  // >= 4x the member heartbeat interval
+  // -- cache role (docs/cache.md) --
+  host_port resp_listen;                 // RESP port; default host of listen, 6379
+  uint64_t cache_max_memory_bytes = 0;   // evict past this; 0: no limit
+  uint64_t proto_max_bulk_len = 0;       // largest bulk string a client may send
+  uint64_t cache_output_buffer_limit_bytes = 0; // cut off a client past this
+  uint64_t cache_max_clients = 0;
+  uint32_t cache_io_threads = 0;         // 0: one per core
+  std::string bind_source;          // local IP for outgoing cluster connections; "" = any
+  bool enable_fault_injection = false; // accept `troupectl fault ...` (docs/faults.md)
   /// Free-form labels of this node, e.g. region and zone; peers see them in
   /// its MemberInfo and the dashboard groups nodes by region and zone.
   std::map<std::string, std::string> labels;

@@ -72,6 +72,53 @@ constexpr auto raft_heartbeat_interval = 30ms;
 // that far behind gets the snapshot instead.
 constexpr uint64_t raft_snapshot_entries = 10000;
 
+// -- membership leases (docs/membership.md) ------------------------------------
+// Every node heartbeats the controller on the Raft leader every 100 ms. With
+// none for half the lease (300 ms) it is suspect; with none for the lease
+// (600 ms) it is down and what it hosted moves. A node that has had no
+// heartbeat acknowledged for three quarters of the lease (450 ms) stops its
+// placed actors first, so no actor ever runs twice. 600 ms keeps the kill-to-
+// serving time of a singleton near 0.8 s (issue 7's target: p50 <= 1 s),
+// while six heartbeats per lease ride out a loaded 2-core machine delaying a
+// few of them.
+constexpr auto member_heartbeat_interval = 100ms;
+constexpr auto member_down_after = 600ms;
+
+// -- cache (RESP) ------------------------------------------------------------------
+// A cache without a limit grows until the kernel kills it; 1 GiB is a safe
+// start on a small machine (Redis's own default is no limit).
+constexpr uint64_t cache_max_memory_bytes = uint64_t{1} << 30;
+// Redis's proto-max-bulk-len default.
+constexpr uint64_t proto_max_bulk_len = uint64_t{512} << 20;
+// Unsent replies one client may accumulate before it is disconnected. Redis
+// leaves normal clients unlimited; troupe does not, so a client that writes
+// without reading cannot exhaust memory. 64 MiB covers any sane MGET/LRANGE.
+constexpr uint64_t cache_output_buffer_limit_bytes = uint64_t{64} << 20;
+constexpr uint64_t cache_max_clients = 10000; // Redis maxclients default
+constexpr uint32_t cache_io_threads = 0;      // one per core
+
+// -- edge (docs/edge.md) ------------------------------------------------------------
+// 0 threads = one asio io_context per core (std::thread::hardware_concurrency).
+constexpr uint32_t edge_threads = 0;
+constexpr uint64_t edge_cache_bytes = uint64_t{256} << 20;      // L1 budget
+constexpr uint64_t edge_max_object_bytes = uint64_t{16} << 20;  // origin bodies
+constexpr uint64_t edge_max_body_bytes = uint64_t{1} << 20;     // request bodies
+// Connecting to an origin on the same network takes well under a
+// millisecond; a second means it is gone. A whole exchange may take longer
+// (a slow origin rendering a page).
+constexpr auto edge_connect_timeout = 1000ms;
+constexpr auto edge_origin_timeout = 10000ms;
+constexpr auto edge_health_interval = 1000ms;
+constexpr std::string_view edge_health_path = "/";
+// Five consecutive failures open an origin's breaker for 5 s (Envoy's
+// outlier detection ejects after 5 consecutive 5xx for a 30 s base).
+constexpr uint32_t edge_breaker_failures = 5;
+constexpr auto edge_breaker_open = 5000ms;
+constexpr uint32_t edge_rate_limit_rps = 0; // off
+constexpr uint32_t edge_rate_limit_burst = 0; // 0 = the rate
+// Varnish's default grace is 10 s.
+constexpr auto edge_stale_grace = 10000ms;
+
 // -- shutdown ---------------------------------------------------------------------
 constexpr auto shutdown_grace = 8s;        // then the node exits non-zero
 

@@ -39,9 +39,10 @@ caf::error refuse(const caf::error& err) {
   return err;
 }
 
-// Viewers may read through `send`: the Raft status and KV ranges.
+// Viewers may read through `send`: the Raft status, the controller's view
+// (troupectl placements) and KV ranges (troupectl events reads the journal).
 bool read_only(const envelope& msg) {
-  if (msg.type == "troupe.v1.RaftStatusRequest")
+  if (msg.type == "troupe.v1.RaftStatusRequest" || msg.type == "troupe.v1.ControlStatusRequest")
     return true;
   if (msg.type != "troupe.v1.KvRequest")
     return false;
@@ -284,6 +285,20 @@ caf::behavior gateway(gateway_actor* self, node_context_ptr ctx) {
       if (auto err = may(permission::admin, "kill " + name))
         return err;
       return kill_named(self, name);
+    },
+    // Fault injection needs admin from troupectl, and a cluster node for
+    // the part a coordinator asks this node to apply.
+    [=](fault_atom a, envelope& req) -> caf::result<envelope> {
+      if (auto err = may(permission::admin, "fault"))
+        return err;
+      self->delegate(c->fault_agent, a, std::move(req));
+      return caf::delegated<envelope>{};
+    },
+    [=](fault_atom a, local_atom l, envelope& req) -> caf::result<envelope> {
+      if (auto err = node_only("fault"))
+        return err;
+      self->delegate(c->fault_agent, a, l, std::move(req));
+      return caf::delegated<envelope>{};
     },
   };
 }

@@ -29,6 +29,9 @@
 // node, a member, or a caller that proved a node certificate; join needs a
 // proven node certificate whose CN is the joining node id. A refused request
 // gets errc::permission_denied and is logged.
+//   (fault_atom, envelope FaultRequest) -> envelope FaultReply
+//   (fault_atom, local_atom, envelope FaultRequest) -> envelope FaultReply
+//      fault injection (admin), forwarded to the fault agent (runtime/fault_agent.hpp)
 #pragma once
 
 #include "runtime/auth.hpp"

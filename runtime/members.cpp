@@ -1,4 +1,5 @@
 #include "runtime/members.hpp"
+#include "runtime/member_status.hpp"
 
 namespace troupe {
 
@@ -22,6 +23,19 @@ std::optional<member_entry> member_table::mark(const std::string& node_id,
   i->second.reason = std::move(reason);
   i->second.gateway = caf::actor{};
   return old;
+}
+
+bool member_table::set_committed_status(const std::string& node_id,
+                                        v1::MemberStatus status, int64_t since_ms,
+                                        const std::string& reason) {
+  std::lock_guard guard{mtx_};
+  auto i = members_.find(node_id);
+  if (i == members_.end() || !i->second.gateway || i->second.status == status)
+    return false;
+  i->second.status = status;
+  i->second.since_ms = since_ms;
+  i->second.reason = reason;
+  return true;
 }
 
 std::optional<member_entry>
@@ -71,6 +85,23 @@ v1::MemberList to_member_list(const std::vector<member_entry>& members,
     m->set_self(entry.info.node_id() == self_id);
   }
   return list;
+}
+
+const char* member_status_name(v1::MemberStatus s) {
+  switch (s) {
+    case v1::MEMBER_STATUS_UP:
+      return "up";
+    case v1::MEMBER_STATUS_SUSPECT:
+      return "suspect";
+    case v1::MEMBER_STATUS_DOWN:
+      return "down";
+    case v1::MEMBER_STATUS_LEFT:
+      return "left";
+    case v1::MEMBER_STATUS_JOINING:
+      return "joining";
+    default:
+      return "unknown";
+  }
 }
 
 } // namespace troupe

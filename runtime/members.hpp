@@ -37,6 +37,12 @@ public:
                                    v1::MemberStatus status, int64_t now_ms,
                                    std::string reason);
 
+  /// Sets the status the control plane committed (SUSPECT, DOWN, UP...) of
+  /// a member whose connection is alive, keeping its gateway. Returns
+  /// whether it changed. A member the mesh lost keeps its own status.
+  bool set_committed_status(const std::string& node_id, v1::MemberStatus status,
+                            int64_t since_ms, const std::string& reason);
+
   std::optional<member_entry> find(const std::string& node_id) const;
 
   /// The member whose gateway lives on CAF node `nid`, if any.

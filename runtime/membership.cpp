@@ -212,7 +212,10 @@ void join_address(membership_actor* self, const std::string& address,
   auto colon = address.rfind(':');
   auto host = address.substr(0, colon);
   auto port = static_cast<uint16_t>(std::stoi(address.substr(colon + 1)));
-  auto mm = connection_manager(self->system());
+  // --bind-source: our own connect path (runtime/source_connector.hpp).
+  auto mm = st.ctx->connector
+              ? caf::actor_cast<caf::io::middleman_actor>(st.ctx->connector)
+              : connection_manager(self->system());
   self
     ->request(mm, defaults::seed_connect_timeout, caf::connect_atom::value,
               host, port)

@@ -1,6 +1,7 @@
 #include "runtime/named.hpp"
 
 #include "runtime/defaults.hpp"
+#include "runtime/fault_agent.hpp"
 #include "runtime/type_ids.hpp"
 
 #include <caf/sec.hpp>
@@ -36,6 +37,23 @@ caf::error try_local(caf::event_based_actor* self, const node_context_ptr& ctx,
   return caf::none;
 }
 
+// The one place a request by name leaves for another node: through the
+// fault table (runtime/faults.hpp), which may drop or delay it.
+auto route_request(caf::event_based_actor* self, const node_context& ctx,
+                   const placement& where, const std::string& name, envelope msg,
+                   std::chrono::milliseconds timeout) {
+  auto fault = fault_for_request(ctx, where.node_id);
+  if (fault && fault->via && fault->drop)
+    return self->request(fault->via, timeout, drop_atom_v,
+                         static_cast<std::uint32_t>(timeout.count() + 1000));
+  if (fault && fault->via)
+    return self->request(fault->via, timeout + fault->extra, delay_atom_v, fault->delay_ms,
+                         where.gateway, name, std::move(msg));
+  if (fault && ctx.fault_agent) // shed: too many held; times out at once
+    return self->request(ctx.fault_agent, std::chrono::milliseconds{1}, drop_atom_v);
+  return self->request(where.gateway, timeout, route_atom_v, name, std::move(msg));
+}
+
 void remote_request(caf::event_based_actor* self, const node_context_ptr& ctx,
                     const std::string& name, envelope msg,
                     std::chrono::milliseconds timeout, reply_handler on_reply,
@@ -46,7 +64,7 @@ void remote_request(caf::event_based_actor* self, const node_context_ptr& ctx,
     on_error(err);
   };
   if (!may_retry) {
-    self->request(where.gateway, timeout, route_atom_v, name, std::move(msg))
+    route_request(self, *ctx, where, name, std::move(msg), timeout)
       .then([on_reply](envelope& reply) { on_reply(reply); },
             std::move(on_failure));
     return;
@@ -54,7 +72,7 @@ void remote_request(caf::event_based_actor* self, const node_context_ptr& ctx,
   // Keep one copy of the message for a retry after not_hosted_here (the
   // name moved); the request itself takes the other.
   auto retry_copy = std::make_shared<envelope>(msg);
-  self->request(where.gateway, timeout, route_atom_v, name, std::move(msg))
+  route_request(self, *ctx, where, name, std::move(msg), timeout)
     .then([on_reply](envelope& reply) { on_reply(reply); },
           [=](caf::error& err) mutable {
             if (!is(err, errc::not_hosted_here)) {
@@ -119,13 +137,15 @@ void send_by_name(caf::event_based_actor* self, const node_context_ptr& ctx,
   // remote gateway accepts route only from a cluster node (runtime/auth.hpp),
   // and an anonymous message names no node. The gateway drops the answers.
   if (auto hit = ctx->names.find(name)) {
-    caf::send_as(ctx->gateway, hit->gateway, route_atom_v, name, std::move(msg));
+    if (!faulted_send(*ctx, hit->node_id, hit->gateway, name, msg))
+      caf::send_as(ctx->gateway, hit->gateway, route_atom_v, name, std::move(msg));
     return;
   }
   self->request(ctx->directory, defaults::resolve_timeout, resolve_atom_v, name)
     .then(
-      [name, msg, ctx](const std::string&, const caf::actor& gateway) {
-        caf::send_as(ctx->gateway, gateway, route_atom_v, name, msg);
+      [ctx, name, msg](const std::string& node_id, const caf::actor& gateway) mutable {
+        if (!faulted_send(*ctx, node_id, gateway, name, msg))
+          caf::send_as(ctx->gateway, gateway, route_atom_v, name, msg);
       },
       [](caf::error&) {
         // Unknown name: nothing to count it against; see the contract.

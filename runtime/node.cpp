@@ -6,11 +6,13 @@
 #include "runtime/caf_setup.hpp"
 #include "runtime/defaults.hpp"
 #include "runtime/directory.hpp"
+#include "runtime/fault_agent.hpp"
 #include "runtime/gateway.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/membership.hpp"
 #include "runtime/node_metrics.hpp"
 #include "runtime/process_metrics.hpp"
+#include "runtime/source_connector.hpp"
 #include "runtime/system_keyspace.hpp"
 #include "runtime/tls.hpp"
 #include "runtime/type_ids.hpp"
@@ -26,6 +28,7 @@
 #include <csignal>
 #include <cstdio>
 #include <mutex>
+#include <random>
 #include <thread>
 #include <unistd.h>
 
@@ -79,6 +82,8 @@ std::shared_ptr<node_context> make_context(const node_config& cfg,
   s.mailbox_capacity = cfg.mailbox_capacity;
   s.max_restarts = cfg.max_restarts;
   s.restart_period = std::chrono::milliseconds{cfg.restart_period_ms};
+  ctx->faults = std::make_shared<fault_table>(cfg.enable_fault_injection,
+                                              std::random_device{}() ^ incarnation);
   return ctx;
 }
 
@@ -180,10 +185,22 @@ public:
     ctx_->directory = caf::actor_cast<caf::actor>(
       spawn_seed_directory(sys_, ctx_));
     ctx_->gateway = spawn_gateway(sys_, ctx_);
+    ctx_->fault_agent = spawn_fault_agent(sys_, ctx_);
+    if (cfg_.enable_fault_injection)
+      log_->warn("fault injection is on: `troupectl fault ...` can drop, delay and "
+                 "crash (docs/faults.md)");
+    if (!cfg_.bind_source.empty())
+      ctx_->connector = caf::actor_cast<caf::actor>(
+        spawn_source_connector(sys_, cfg_.bind_source, defaults::seed_connect_timeout));
     ctx_->ready.set("storage", true, cfg_.data_dir);
     ctx_->ready.set("shutdown", true, "accepting work");
     ctx_->membership = spawn_membership(sys_, ctx_, make_fatal_handler());
     publisher_ = spawn_system_publisher(sys_, ctx_);
+    member_agent_config agent_cfg;
+    agent_cfg.heartbeat_interval = std::chrono::milliseconds{cfg_.member_heartbeat_interval_ms};
+    agent_cfg.fence_after = std::chrono::milliseconds{cfg_.member_down_after_ms * 3 / 4};
+    agent_ = spawn_member_agent(sys_, ctx_, agent_cfg, std::move(plan.placeable));
+    ctx_->agent = agent_;
     root_ = spawn_supervisor(sys_, std::move(tree), ctx_->table);
     watch_root();
     auto port = publish_actor(sys_, ctx_->gateway, cfg_.listen.host,
@@ -221,12 +238,14 @@ public:
     if (published_port_ != 0)
       unpublish_actor(sys_, ctx_->gateway, published_port_);
     caf::scoped_actor self{sys_};
+    self->request(agent_, 2s, leave_atom_v).receive([](bool) {}, [](caf::error&) {});
     self->request(ctx_->membership, 2s, leave_atom_v)
       .receive([](bool) {}, [](caf::error&) {});
     stop_and_wait(self, root_);
     for (auto& hook : on_shutdown_)
       hook();
-    for (auto& a : {publisher_, ctx_->membership, ctx_->directory, ctx_->gateway})
+    for (auto& a : {agent_, publisher_, ctx_->membership, ctx_->directory, ctx_->fault_agent,
+                    ctx_->connector, ctx_->gateway})
       stop_and_wait(self, a);
     storage::store_error err;
     if (!store.sync(err))
@@ -294,6 +313,7 @@ private:
   caf::actor root_;
   caf::actor http_;
   caf::actor publisher_;
+  caf::actor agent_;
   std::vector<std::function<void()>> on_shutdown_;
   std::string root_name_;
   uint16_t published_port_ = 0;

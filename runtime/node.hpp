@@ -13,6 +13,7 @@
 #pragma once
 
 #include "runtime/config.hpp"
+#include "runtime/member_agent.hpp"
 #include "runtime/node_context.hpp"
 #include "runtime/supervisor.hpp"
 
@@ -54,6 +55,9 @@ struct node_plan {
   /// Roles that need storage or the context; their supervisors start after
   /// role_supervisors, in this order.
   std::vector<role_factory> role_factories;
+  /// Actor types the control plane may place on this node (singletons),
+  /// by type name (docs/placement.md).
+  placeable_types placeable;
 };
 
 /// Runs the node until it is told to stop. Returns the process exit code.

@@ -3,6 +3,7 @@
 // Created once by the node bootstrap; every member is thread-safe.
 #pragma once
 
+#include "runtime/faults.hpp"
 #include "net/http_server.hpp"
 #include "runtime/local_actors.hpp"
 #include "runtime/members.hpp"
@@ -121,6 +122,17 @@ struct node_context {
   /// This node's certificate and key, for proving itself to the peers it
   /// joins; null with --insecure.
   std::shared_ptr<const auth::signer> credentials;
+  /// The member agent (runtime/member_agent.hpp). Send it a packed
+  /// v1::JournalAppend (an envelope) to record an event in the decision
+  /// journal, e.g. an injected fault; it forwards it to the controller.
+  caf::actor agent;
+  /// Link faults this node applies to its own sends (runtime/faults.hpp);
+  /// disabled unless --enable-fault-injection.
+  std::shared_ptr<fault_table> faults = std::make_shared<fault_table>(false, 0);
+  caf::actor fault_agent; // runtime/fault_agent.hpp
+  /// Outgoing cluster connections (runtime/source_connector.hpp); empty:
+  /// CAF's own middleman actor.
+  caf::actor connector;
   /// Routes added by role factories; read-only once the admin port opens.
   std::vector<admin_route> admin_routes;
 };

@@ -26,13 +26,6 @@ constexpr auto request_timeout = 1s;
 // Operations per transaction: below the KV service's max_txn_ops (128).
 constexpr std::size_t max_ops_per_txn = 100;
 
-bool has_consensus(const v1::MemberInfo& info) {
-  for (auto& r : info.roles())
-    if (r == "consensus" || r == "all")
-      return true;
-  return false;
-}
-
 struct publisher_state {
   node_context_ptr ctx;
   std::int64_t lease = 0;
@@ -47,11 +40,13 @@ using publisher = caf::stateful_actor<publisher_state>;
 
 std::map<std::string, std::string> desired(const node_context& ctx) {
   std::map<std::string, std::string> out;
+  // Member records and the directory entries of placed actors are the
+  // controller's (runtime/member_agent.hpp): a node publishes only the
+  // names it hosts by itself, which die with it.
   auto& self = ctx.self.node_id;
-  if (auto me = ctx.members.find(self))
-    out[std::string{sys_members_prefix} + self] = me->info.SerializeAsString();
-  for (auto& name : ctx.table->routable_names())
-    out[std::string{sys_directory_prefix} + name] = self;
+  for (auto& e : ctx.table->snapshot())
+    if (e.gate && e.kind != "placed")
+      out[std::string{sys_directory_prefix} + e.name] = self;
   return out;
 }
 
@@ -171,13 +166,20 @@ caf::behavior system_publisher(publisher* self, node_context_ptr ctx) {
 
 } // namespace
 
+bool hosts_consensus(const v1::MemberInfo& info) {
+  for (auto& r : info.roles())
+    if (r == "consensus" || r == "all")
+      return true;
+  return false;
+}
+
 std::optional<member_route> pick_consensus_member(const node_context& ctx, std::size_t rotate) {
   auto local = "raft/" + ctx.self.node_id;
   if (ctx.table->find_route(local))
     return member_route{ctx.self.node_id, ctx.gateway};
   std::vector<member_route> candidates;
   for (auto& m : ctx.members.up())
-    if (m.info.node_id() != ctx.self.node_id && m.gateway && has_consensus(m.info))
+    if (m.info.node_id() != ctx.self.node_id && m.gateway && hosts_consensus(m.info))
       candidates.push_back({m.info.node_id(), m.gateway});
   if (candidates.empty())
     return std::nullopt;

@@ -42,6 +42,12 @@ CAF_BEGIN_TYPE_ID_BLOCK(troupe, caf::first_custom_type_id)
   // Raft shell: a ready batch's write is durable (or failed), from the
   // storage writer thread (actors/consensus/raft_shell.hpp).
   CAF_ADD_ATOM(troupe, troupe, persisted_atom, "persisted")
+  // Fault injection (runtime/fault_agent.hpp): commands, delayed and
+  // dropped deliveries.
+  CAF_ADD_ATOM(troupe, troupe, fault_atom, "fault")
+  CAF_ADD_ATOM(troupe, troupe, delay_atom, "delay")
+  CAF_ADD_ATOM(troupe, troupe, drop_atom, "drop")
+  CAF_ADD_ATOM(troupe, troupe, fire_atom, "fire")
 
   // The dashboard: a WebSocket connection opened, sent text, or drained
   // after falling behind (actors/dashboard/dashboard.hpp).

@@ -1,5 +1,7 @@
 #include "actors/consensus/consensus_role.hpp"
 
+#include "actors/consensus/control_shell.hpp"
+
 #include "actors/consensus/kv_service.hpp"
 #include "actors/consensus/raft_persistence.hpp"
 #include "actors/consensus/raft_shell.hpp"
@@ -379,6 +381,15 @@ caf::expected<supervisor_spec> make_role(role_environment& env) {
     return start_member(s, c, plan);
   };
   sup.children.push_back(std::move(member));
+  auto control_metrics = control::register_metrics(*env.ctx->metrics);
+  if (!control_metrics)
+    return control_metrics.error();
+  control::timing timing;
+  timing.down_after_ms = cfg.member_down_after_ms;
+  timing.suspect_after_ms = cfg.member_down_after_ms / 2;
+  timing.takeover_grace_ms = cfg.member_down_after_ms / 2;
+  sup.children.push_back(control::controller_child(env.ctx, timing, *control_metrics,
+                                                   cfg.mailbox_capacity));
   if (joining) {
     child_spec join;
     join.name = "raft-join/" + cfg.node_id;

@@ -1,7 +1,9 @@
 #include "actors/node/roles.hpp"
 
+#include "actors/cache/cache_role.hpp"
 #include "actors/consensus/consensus_role.hpp"
 #include "actors/dashboard/dashboard.hpp"
+#include "actors/edge/edge_role.hpp"
 #include "actors/probe/probe.hpp"
 #include "net/errors.hpp"
 
@@ -10,9 +12,9 @@
 namespace troupe {
 
 std::vector<std::string> built_roles() {
-  // Each role lands with its issue: cache, edge, dashboard, analytics and
-  // scheduler are still to come. Until then, requesting one is an error.
-  return {"consensus", "dashboard"};
+  // Each role lands with its issue: analytics and scheduler are still to
+  // come. Until then, requesting one is an error.
+  return {"consensus", "cache", "edge", "dashboard"};
 }
 
 namespace {
@@ -41,9 +43,16 @@ caf::expected<node_plan> plan_for(const node_config& cfg) {
                             "every built role");
   node_plan plan;
   plan.system_children.push_back(probe::child(cfg.node_id));
+  // Singletons placed by the control plane (troupectl place): a probe
+  // answers Ping with its host, which is what failover tests look for.
+  plan.placeable["probe"] = probe::child(cfg.node_id).start;
   // Role supervisors are added here as roles are built.
   if (has_role(cfg, "consensus"))
     plan.role_factories.push_back(consensus::make_role);
+  if (has_role(cfg, "edge"))
+    plan.role_factories.push_back(edge::make_role);
+  if (has_role(cfg, "cache"))
+    plan.role_factories.push_back(cache::make_role);
   if (has_role(cfg, "dashboard"))
     plan.role_factories.push_back(dashboard::make_role);
   return plan;

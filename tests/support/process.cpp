@@ -291,6 +291,8 @@ node_process::node_process(node_options opts) : opts_(std::move(opts)) {
   data_dir_ = opts_.data_dir.empty() ? work_dir_ + "/data" : opts_.data_dir;
   cluster_port_ = free_port(opts_.host);
   admin_port_ = free_port(opts_.host);
+  http_port_ = free_port(opts_.host);
+  resp_port_ = free_port(opts_.host);
   launch(O_TRUNC);
 }
 
@@ -301,7 +303,14 @@ void node_process::launch(int log_mode) {
                                 "--listen", cluster_address(),
                                 "--admin-listen",
                                 opts_.host + ":" + std::to_string(admin_port_),
-                                "--data-dir", data_dir_};
+                                "--data-dir", data_dir_,
+                                // Every node gets its own edge and RESP
+                                // ports, so that nodes running "all" never
+                                // collide on 8080 or 6379.
+                                "--http-listen",
+                                opts_.host + ":" + std::to_string(http_port_),
+                                "--resp-listen",
+                                opts_.host + ":" + std::to_string(resp_port_)};
   std::string seeds;
   for (auto& s : opts_.seeds)
     seeds += (seeds.empty() ? "" : ",") + s;

@@ -140,6 +140,10 @@ public:
   const std::string& host() const { return opts_.host; }
   uint16_t cluster_port() const { return cluster_port_; }
   uint16_t admin_port() const { return admin_port_; }
+  /// The edge role's HTTP port (--http-listen), passed to every node.
+  uint16_t http_port() const { return http_port_; }
+  /// The cache role's RESP port (--resp-listen), chosen free like the others.
+  uint16_t resp_port() const { return resp_port_; }
   const std::string& data_dir() const { return data_dir_; }
   /// Everything the node wrote to stdout and stderr so far.
   std::string log() const;
@@ -150,6 +154,8 @@ private:
   node_options opts_;
   uint16_t cluster_port_ = 0;
   uint16_t admin_port_ = 0;
+  uint16_t http_port_ = 0;
+  uint16_t resp_port_ = 0;
   std::string work_dir_;
   std::string data_dir_;
   int pid_ = -1;

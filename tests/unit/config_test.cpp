@@ -262,7 +262,12 @@ TEST_CASE("config: defaults") {
   CHECK_EQ(cfg.tls_cert, "");
   CHECK_EQ(cfg.tls_key, "");
   CHECK_FALSE(cfg.insecure);
-  CHECK_EQ(cfg.origin.size(), 25u); // 24 settings plus "config"
+  CHECK_EQ(cfg.edge.http_listen.to_string(), "127.0.0.1:8080");
+  CHECK(cfg.edge.origins.empty());
+  CHECK_EQ(cfg.edge.purge_token, "");
+  CHECK_EQ(cfg.member_heartbeat_interval_ms, 100u);
+  CHECK_EQ(cfg.member_down_after_ms, 600u);
+  CHECK_EQ(cfg.origin.size(), 51u); // 50 settings plus "config"
   for (auto& [key, origin] : cfg.origin) {
     CAPTURE(key);
     CHECK_EQ(origin, "default");
@@ -464,7 +469,16 @@ TEST_CASE("config: unknown key in file gives the line") {
                        "mailbox-capacity, max-restarts, restart-period-ms, "
                        "raft-election-timeout-ms, raft-heartbeat-interval-ms, "
                        "raft-snapshot-entries, tls-ca, tls-cert, tls-key, "
-                       "insecure, labels, dashboard-token, "
+                       "insecure, http-listen, origin, edge-threads, "
+                       "edge-cache-bytes, edge-max-object-bytes, edge-max-body-bytes, "
+                       "edge-connect-timeout-ms, edge-origin-timeout-ms, "
+                       "edge-health-interval-ms, edge-health-path, edge-breaker-failures, "
+                       "edge-breaker-open-ms, edge-rate-limit, edge-rate-burst, "
+                       "edge-stale-grace-ms, edge-purge-token, member-heartbeat-interval-ms, "
+                       "member-down-after-ms, resp-listen, cache-max-memory, "
+                       "proto-max-bulk-len, cache-output-buffer-limit, "
+                       "cache-max-clients, cache-io-threads, bind-source, "
+                       "enable-fault-injection, labels, dashboard-token, "
                        "dashboard-allow-origin)");
   temp_file typo{"lisen = \"h:1\"\n"};
   CHECK_EQ(load_error({"--config", typo.path}),
@@ -596,4 +610,49 @@ TEST_CASE("config: TLS files and --insecure, from every layer") {
   auto typed = load_node_config(args_list{"--config", wrong.path}, env_map{});
   CHECK_FALSE(typed.config);
   CHECK(typed.error.find("key 'insecure' must be a boolean") != std::string::npos);
+}
+
+TEST_CASE("config: edge settings") {
+  auto cfg = load_ok({"--listen", "10.0.0.5:7400", "--origin", "http://o1:81", "--origin",
+                      "http://o2,http://o3:82/", "--edge-rate-limit", "50"});
+  CHECK_EQ(cfg.edge.http_listen.to_string(), "10.0.0.5:8080"); // follows --listen's host
+  REQUIRE_EQ(cfg.edge.origins.size(), 3u);
+  CHECK_EQ(cfg.edge.origins[0].to_string(), "o1:81");
+  CHECK_EQ(cfg.edge.origins[1].to_string(), "o2:80");
+  CHECK_EQ(cfg.edge.origins[2].to_string(), "o3:82");
+  CHECK_EQ(cfg.edge.rate_limit_rps, 50u);
+  CHECK_EQ(cfg.origin.at("origin"), "flag");
+  CHECK(load_error({"--origin", "https://o1"}).find("https origins are not supported yet")
+        != std::string::npos);
+  CHECK(load_error({"--origin", "o1:80"}).find("must look like http://HOST[:PORT]")
+        != std::string::npos);
+  CHECK(load_error({"--origin", "http://o1/path"}).find("a path is not supported")
+        != std::string::npos);
+  CHECK(load_error({"--edge-health-path", "nope"}).find("must start with /") != std::string::npos);
+  CHECK(load_error({"--edge-breaker-failures", "0"}).find("from 1 to 1000") != std::string::npos);
+}
+
+TEST_CASE("config: the membership lease must span at least four heartbeats") {
+  CHECK_EQ(load_error({"--member-down-after-ms", "300", "--member-heartbeat-interval-ms", "100"}),
+           "member-down-after-ms 300 must be at least 4x member-heartbeat-interval-ms 100");
+  auto ok = load_node_config(std::vector<std::string>{"--member-down-after-ms", "2000",
+                                                      "--member-heartbeat-interval-ms", "250"},
+                             {});
+  REQUIRE(ok.config);
+  CHECK_EQ(ok.config->member_down_after_ms, 2000u);
+}
+
+TEST_CASE("config: cache settings take Redis's memory units and have bounds") {
+  auto cfg = load_ok({"--listen", "10.0.0.5:7400"});
+  CHECK_EQ(cfg.resp_listen.to_string(), "10.0.0.5:6379");
+  CHECK_EQ(cfg.cache_max_memory_bytes, uint64_t{1} << 30);
+  CHECK_EQ(cfg.proto_max_bulk_len, uint64_t{512} << 20);
+  auto set = load_ok({"--cache-max-memory", "100mb", "--proto-max-bulk-len", "2m",
+                      "--resp-listen", "127.0.0.9", "--cache-io-threads", "3"});
+  CHECK_EQ(set.cache_max_memory_bytes, uint64_t{100} << 20);
+  CHECK_EQ(set.proto_max_bulk_len, 2'000'000u);
+  CHECK_EQ(set.resp_listen.to_string(), "127.0.0.9:6379");
+  CHECK_EQ(set.cache_io_threads, 3u);
+  CHECK(load_error({"--cache-max-memory", "12parsecs"}).find("--cache-max-memory") == 0);
+  CHECK(load_error({"--proto-max-bulk-len", "1kb"}).find("expected a size from") != std::string::npos);
 }

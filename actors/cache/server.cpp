@@ -1,0 +1,276 @@
+// Why reads continue while a write is pending: a client that pipelines
+// commands without reading replies must be noticed (its unsent replies grow
+// past the output-buffer limit) rather than silently stalling the thread's
+// other clients or growing memory without bound. One read is at most
+// read_chunk bytes, so one client cannot hold its thread for long.
+#include "actors/cache/server.hpp"
+
+#include "runtime/logging.hpp"
+
+#include <asio.hpp>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+namespace troupe::cache {
+
+namespace {
+
+using asio::ip::tcp;
+
+constexpr size_t read_chunk = 16 * 1024;
+
+class connection : public std::enable_shared_from_this<connection> {
+public:
+  connection(tcp::socket sock, engine& eng, const server_config& cfg) :
+    sock_(std::move(sock)), eng_(eng), cfg_(cfg), parser_(cfg.limits) {
+    client_.id = eng_.counters().next_client_id.fetch_add(1);
+    client_.connected_ms = eng_.now_ms();
+    asio::error_code ec;
+    auto ep = sock_.remote_endpoint(ec);
+    if (!ec)
+      client_.addr = ep.address().to_string() + ":" + std::to_string(ep.port());
+    sock_.set_option(tcp::no_delay(true), ec);
+  }
+
+  ~connection() {
+    eng_.counters().connected_clients.fetch_sub(1);
+  }
+
+  void start() {
+    read();
+  }
+
+private:
+  void read() {
+    auto* p = parser_.prepare(read_chunk);
+    sock_.async_read_some(asio::buffer(p, read_chunk),
+                          [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+                            self->on_read(ec, n);
+                          });
+  }
+
+  void on_read(const asio::error_code& ec, size_t n) {
+    if (ec) {
+      close();
+      return;
+    }
+    parser_.commit(n);
+    process();
+    if (closed_)
+      return;
+    flush();
+    if (!closing_)
+      read();
+  }
+
+  void process() {
+    resp::reply_writer w{out_, client_.protocol};
+    while (!closing_) {
+      auto st = parser_.next(args_);
+      if (st == resp::parse_status::need_more)
+        return;
+      if (st == resp::parse_status::overflow) {
+        close();
+        return;
+      }
+      if (st == resp::parse_status::error) {
+        eng_.counters().protocol_errors.fetch_add(1, std::memory_order_relaxed);
+        w.error(parser_.error_reply());
+        closing_ = true;
+        return;
+      }
+      eng_.execute(args_, client_, w);
+      if (client_.close_after_reply)
+        closing_ = true;
+      if (out_.size() + sending_.size() > cfg_.output_buffer_limit_bytes) {
+        eng_.counters().output_limit_disconnects.fetch_add(1, std::memory_order_relaxed);
+        close();
+        return;
+      }
+    }
+  }
+
+  void flush() {
+    if (writing_ || closed_)
+      return;
+    if (out_.empty()) {
+      if (closing_)
+        close();
+      return;
+    }
+    std::swap(out_, sending_);
+    writing_ = true;
+    asio::async_write(sock_, asio::buffer(sending_),
+                      [self = shared_from_this()](const asio::error_code& ec, size_t) {
+                        self->on_written(ec);
+                      });
+  }
+
+  void on_written(const asio::error_code& ec) {
+    writing_ = false;
+    if (ec) {
+      close();
+      return;
+    }
+    // Keep a moderate buffer for reuse; drop one a huge reply left behind.
+    if (sending_.capacity() > (size_t{4} << 20))
+      std::string{}.swap(sending_);
+    else
+      sending_.clear();
+    flush();
+  }
+
+  void close() {
+    if (closed_)
+      return;
+    closed_ = true;
+    asio::error_code ec;
+    sock_.shutdown(tcp::socket::shutdown_both, ec);
+    sock_.close(ec);
+  }
+
+  tcp::socket sock_;
+  engine& eng_;
+  const server_config& cfg_;
+  resp::request_parser parser_;
+  client_state client_;
+  std::vector<std::string_view> args_;
+  std::string out_;
+  std::string sending_;
+  bool writing_ = false;
+  bool closing_ = false; // reply pending, then close (QUIT, protocol error)
+  bool closed_ = false;
+};
+
+struct io_thread {
+  asio::io_context ctx{1};
+  tcp::acceptor acceptor{ctx};
+  asio::steady_timer expire_timer{ctx};
+  std::thread thread;
+};
+
+} // namespace
+
+struct resp_server::impl {
+  server_config cfg;
+  engine& eng;
+  std::vector<std::unique_ptr<io_thread>> threads;
+  uint16_t port = 0;
+  bool running = false;
+  size_t next_thread = 0; // used on thread 0 only
+
+  impl(server_config c, engine& e) : cfg(std::move(c)), eng(e) {}
+
+  std::string bind(io_thread& t, uint16_t p) {
+    asio::error_code ec;
+    auto addr = asio::ip::make_address(cfg.host, ec);
+    if (ec)
+      return "cannot parse RESP listen host '" + cfg.host + "': " + ec.message();
+    tcp::endpoint ep{addr, p};
+    t.acceptor.open(ep.protocol(), ec);
+    if (!ec)
+      t.acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec)
+      t.acceptor.bind(ep, ec);
+    if (!ec)
+      t.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec)
+      return "cannot listen for RESP on " + cfg.host + ":" + std::to_string(p) + ": "
+             + ec.message();
+    port = t.acceptor.local_endpoint().port();
+    return {};
+  }
+
+  // One acceptor on thread 0 hands each new socket to the next thread's
+  // io_context in turn. Why not one acceptor per thread with SO_REUSEPORT:
+  // the kernel would also let a second troupe-node of the same user bind the
+  // same port and silently take half of the connections to a different
+  // keyspace; accepting is cheap next to serving, so one acceptor is enough.
+  void accept() {
+    auto& target = *threads[next_thread++ % threads.size()];
+    threads[0]->acceptor.async_accept(
+      target.ctx, [this, &target](const asio::error_code& ec, tcp::socket sock) {
+        if (ec == asio::error::operation_aborted)
+          return;
+        if (!ec)
+          admit(std::move(sock), target);
+        accept();
+      });
+  }
+
+  void admit(tcp::socket sock, io_thread& target) {
+    auto& cnt = eng.counters();
+    cnt.total_connections.fetch_add(1, std::memory_order_relaxed);
+    if (cnt.connected_clients.fetch_add(1) >= cfg.max_clients) {
+      cnt.connected_clients.fetch_sub(1);
+      cnt.rejected_connections.fetch_add(1, std::memory_order_relaxed);
+      static const char msg[] = "-ERR max number of clients reached\r\n";
+      asio::error_code ec;
+      sock.non_blocking(true, ec);
+      sock.write_some(asio::buffer(msg, sizeof(msg) - 1), ec);
+      sock.close(ec);
+      return;
+    }
+    auto conn = std::make_shared<connection>(std::move(sock), eng, cfg);
+    asio::post(target.ctx, [conn] { conn->start(); });
+  }
+
+  void expire_tick(io_thread& t, size_t index) {
+    t.expire_timer.expires_after(std::chrono::milliseconds{cfg.expire_interval_ms});
+    t.expire_timer.async_wait([this, &t, index](const asio::error_code& ec) {
+      if (ec)
+        return;
+      for (size_t s = index; s < engine::shard_count; s += threads.size())
+        eng.active_expire(s, 1000);
+      expire_tick(t, index);
+    });
+  }
+};
+
+resp_server::resp_server(server_config cfg, engine& eng) :
+  impl_(std::make_unique<impl>(std::move(cfg), eng)) {}
+
+resp_server::~resp_server() {
+  stop();
+}
+
+uint16_t resp_server::port() const noexcept {
+  return impl_->port;
+}
+
+std::string resp_server::start() {
+  auto& m = *impl_;
+  auto n = std::max<uint32_t>(1, m.cfg.io_threads);
+  for (uint32_t i = 0; i < n; ++i)
+    m.threads.push_back(std::make_unique<io_thread>());
+  if (auto err = m.bind(*m.threads[0], m.cfg.port); !err.empty()) {
+    m.threads.clear();
+    return err;
+  }
+  m.accept();
+  for (size_t i = 0; i < m.threads.size(); ++i) {
+    auto& t = *m.threads[i];
+    m.expire_tick(t, i);
+    t.thread = std::thread([&t] { t.ctx.run(); });
+  }
+  m.running = true;
+  logger_for("cache")->info("RESP server on {}:{} with {} I/O threads", m.cfg.host, m.port, n);
+  return {};
+}
+
+void resp_server::stop() {
+  auto& m = *impl_;
+  if (!m.running)
+    return;
+  m.running = false;
+  for (auto& t : m.threads)
+    t->ctx.stop();
+  for (auto& t : m.threads)
+    if (t->thread.joinable())
+      t->thread.join();
+  m.threads.clear(); // destroys pending handlers, so the connections close
+}
+
+} // namespace troupe::cache
