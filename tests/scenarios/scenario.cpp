@@ -85,7 +85,8 @@ void ready_or_log(report& s, node_process& n) {
 cluster::~cluster() {
   if (s_.passed())
     return;
-  constexpr std::size_t tail_lines = 40;
+  const char* tail_env = std::getenv("TROUPE_SCENARIO_LOG_TAIL");
+  const std::size_t tail_lines = tail_env ? std::stoul(tail_env) : 40;
   for (auto& n : nodes_) {
     auto text = n->log();
     std::size_t pos = text.size();
@@ -94,6 +95,22 @@ cluster::~cluster() {
         ++lines;
     std::printf("---- last %zu lines of %s's log ----\n%s\n", tail_lines,
                 n->node_id().c_str(), text.substr(pos).c_str());
+    if (n->running()) {
+      std::string body;
+      int code = test::http_get(n->host(), n->admin_port(), "/readyz?verbose", &body);
+      auto st = troupectl(n->node_id(), {"raft", "status"}, 10s);
+      std::printf("---- %s: /readyz %d\n%s\n---- %s: troupectl raft status: exit %d\n%s%s\n",
+                  n->node_id().c_str(), code, body.c_str(), n->node_id().c_str(),
+                  st.exit_code, st.out.c_str(), st.err.c_str());
+    }
+    // TROUPE_SCENARIO_GDB=1: the threads of a node that still runs, for hangs.
+    if (std::getenv("TROUPE_SCENARIO_GDB") && n->running()) {
+      std::fflush(stdout);
+      auto bt = test::run_command({"/usr/bin/gdb", "-p", std::to_string(n->pid()),
+                                   "-batch", "-ex", "thread apply all bt"},
+                                  60s);
+      std::printf("---- threads of %s ----\n%s\n", n->node_id().c_str(), bt.out.c_str());
+    }
   }
   std::fflush(stdout);
 }
@@ -109,6 +126,8 @@ cluster::cluster(report& s, cluster_options opts) : s_(s) {
     std::vector<std::string> extra{"--bind-source", host_of(i),
                                    "--enable-fault-injection"};
     extra.insert(extra.end(), opts.extra_args.begin(), opts.extra_args.end());
+    if (const char* level = std::getenv("TROUPE_SCENARIO_LOG_LEVEL"))
+      extra.insert(extra.end(), {"--log-level", level});
     test::node_options o{id, host_of(i), seeds, extra};
     o.role = opts.role;
     if (auto d = opts.data_dirs.find(id); d != opts.data_dirs.end())
