@@ -4,6 +4,7 @@
 #include "runtime/logging.hpp"
 #include "runtime/type_ids.hpp"
 
+#include "troupe/control.pb.h"
 #include "troupe/faults.pb.h"
 
 #include <caf/event_based_actor.hpp>
@@ -22,7 +23,9 @@ using namespace std::chrono_literals;
 // A coordinator waits this long for each node involved.
 constexpr auto local_timeout = 2s;
 // A crash waits this long after answering, so the reply leaves the node.
-constexpr auto crash_grace = 100ms;
+// Long enough for the member agent to hand the journal line to the
+// controller with its next heartbeat (every 100 ms by default).
+constexpr auto crash_grace = 300ms;
 // Longest a dropped request's promise is held (its sender times out first).
 constexpr std::uint32_t max_hold_ms = 120'000;
 
@@ -63,12 +66,23 @@ const char* kind_name(v1::FaultKind k) {
 // Every injected fault is a journal entry of kind "fault" (HELPERS.md
 // contract). Until runtime/journal.hpp lands this writes the log line only;
 // the call sites stay as they are when it does.
+// Every injected fault goes into the decision journal, through this node's
+// member agent (it forwards appends to the controller with its heartbeats).
 void journal_fault(agent_actor* self, const std::string& node,
                    const std::string& subject, const std::string& by,
                    const std::string& reason) {
-  self->state.log->warn(
-      "journal: kind=fault node={} by={} subject={} reason={}", node,
-      by.empty() ? self->state.ctx->self.node_id : by, subject, reason);
+  auto& ctx = *self->state.ctx;
+  auto who = by.empty() ? ctx.self.node_id : by;
+  self->state.log->warn("fault on {}: {} (requested by {})", node, reason, who);
+  if (!ctx.agent)
+    return;
+  v1::JournalAppend a;
+  a.set_kind("fault");
+  a.set_node(node);
+  a.set_subject(subject);
+  a.set_reason(reason + " (requested by " + who + ")");
+  a.set_time_ms(wall_clock_ms());
+  self->send(ctx.agent, pack(a));
 }
 
 // -- applying locally

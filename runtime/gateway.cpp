@@ -21,6 +21,7 @@ constexpr size_t gateway_mailbox_limit = 50000;
 struct gateway_state {
   node_context_ptr ctx;
   uint64_t shed_total = 0;
+  uint64_t route_errors_total = 0; // refused fire-and-forget routes
   // The actor that proved each session, so its down message ends it.
   std::map<caf::actor_addr, caf::node_id> provers;
   static inline const char* name = "gateway";
@@ -212,6 +213,16 @@ caf::behavior gateway(gateway_actor* self, node_context_ptr ctx) {
   self->state.ctx = std::move(ctx);
   auto& c = self->state.ctx;
   self->set_down_handler([=](caf::down_msg& dm) { on_down(self, dm); });
+  // Answers to the fire-and-forget routes this node sends on behalf of
+  // send_by_name (runtime/named.cpp) come back here, and a refusal (the
+  // target moved, its mailbox is full, the peer does not know us yet) is an
+  // error message. CAF's default error handler would make the gateway quit
+  // on the first one; nobody waits for these answers, so they are counted.
+  self->set_error_handler([=](caf::error& err) {
+    ++self->state.route_errors_total;
+    logger_for("gateway")->debug("a fire-and-forget route was refused: {}",
+                                 message_of(err));
+  });
   auto node_only = [=](const char* what) {
     return refuse(caller_is_node(self, *c, what));
   };
@@ -277,10 +288,8 @@ caf::behavior gateway(gateway_actor* self, node_context_ptr ctx) {
         return err;
       return send_named(self, name, msg);
     },
-    // Answers to the fire-and-forget routes this node sends on behalf of
-    // send_by_name (runtime/named.cpp) come back here; nobody waits for them.
+    // Successful answers to those routes (refusals: the error handler).
     [=](const envelope&) {},
-    [=](const caf::error&) {},
     [=](kill_atom, const std::string& name) -> caf::result<envelope> {
       if (auto err = may(permission::admin, "kill " + name))
         return err;

@@ -138,14 +138,29 @@ void journal(agent* self, std::string kind, std::string subject, std::string rea
   st.outbox.push_back(std::move(a));
 }
 
+// An append stays in the outbox until a controller took it: one that
+// times out, or reaches a node that is no longer the leader (a fault that
+// cut this node off, for example), goes back to the front and is sent again
+// with a later heartbeat. A reply lost after the controller took it means a
+// duplicate line, never a lost one. The outbox is bounded; past its limit
+// the oldest entries go.
 void flush_journal(agent* self, const controller_route& to) {
   auto& st = self->state;
   for (std::size_t i = 0; i < 16 && !st.outbox.empty(); ++i) {
     auto a = std::move(st.outbox.front());
     st.outbox.pop_front();
-    // An append lost with a leader change is lost: the journal is a record
-    // for humans, never an input to a decision.
-    ask_controller(self, to, pack(a), 1s, [](std::optional<envelope>) {});
+    auto msg = pack(a);
+    ask_controller(self, to, std::move(msg), 1s,
+                   [self, a = std::move(a)](std::optional<envelope> env) mutable {
+                     if (env) {
+                       auto reply = unpack<v1::ControlReply>(*env);
+                       if (reply && reply->ok())
+                         return;
+                     }
+                     auto& box = self->state.outbox;
+                     if (box.size() < max_outbox)
+                       box.push_front(std::move(a));
+                   });
   }
 }
 

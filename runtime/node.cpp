@@ -202,7 +202,7 @@ public:
     agent_ = spawn_member_agent(sys_, ctx_, agent_cfg, std::move(plan.placeable));
     ctx_->agent = agent_;
     root_ = spawn_supervisor(sys_, std::move(tree), ctx_->table);
-    watch_root();
+    watch_core();
     auto port = publish_actor(sys_, ctx_->gateway, cfg_.listen.host,
                               cfg_.listen.port);
     if (!port)
@@ -268,18 +268,33 @@ private:
   }
 
   // The node supervisor exits only on shutdown or when escalation reached
-  // the top of the tree; the latter stops the node with exit code 1.
-  void watch_root() {
+  // the top of the tree; the latter stops the node with exit code 1. The
+  // node's own service actors (gateway, membership, directory, member agent,
+  // publisher, fault agent) are not restarted in place: the gateway is the
+  // published actor every peer holds, so a node without it would look alive
+  // and answer nothing. Any of them exiting stops the node with exit code 1,
+  // and a process supervisor brings it back under a new incarnation.
+  void watch_core() {
     auto on_fatal = make_fatal_handler();
     auto ctx = ctx_;
-    auto root = root_;
-    sys_.spawn([root, ctx, on_fatal](caf::event_based_actor* self) {
-      self->monitor(root);
+    std::vector<std::pair<caf::actor, std::string>> watched{
+      {root_, "node supervisor"},        {ctx_->gateway, "gateway"},
+      {ctx_->membership, "membership"},  {ctx_->directory, "directory"},
+      {agent_, "member agent"},          {publisher_, "system publisher"},
+      {ctx_->fault_agent, "fault agent"}};
+    sys_.spawn([watched, ctx, on_fatal](caf::event_based_actor* self) {
+      for (auto& [a, name] : watched)
+        if (a)
+          self->monitor(a);
       self->set_down_handler([=](caf::down_msg& dm) {
         if (!ctx->shutting_down)
-          on_fatal(1, "node supervisor exited (" + describe(dm.reason)
-                        + "): escalation reached the top of the tree");
-        self->quit();
+          for (auto& [a, name] : watched)
+            if (a && a.address() == dm.source)
+              on_fatal(1, name + " exited (" + describe(dm.reason) + ")"
+                            + (name == "node supervisor"
+                                 ? ": escalation reached the top of the tree"
+                                 : ": the node cannot work without it"));
+        self->quit(); // one is enough: the node stops, or already does
       });
     });
   }

@@ -14,6 +14,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include <chrono>
+#include <deque>
 #include <set>
 
 namespace troupe::control {
@@ -49,6 +50,10 @@ struct controller_state {
   // Leaves answered once their LEFT record committed (the leaving node
   // waits for that before it stops, which matters when it leads).
   std::multimap<std::string, caf::typed_response_promise<envelope>> leave_waiters;
+  // One per JournalAppend the core holds, in the same order: answered once
+  // the decision that wrote it committed, so that an append taken by a
+  // leader that lost its majority is sent again, not lost.
+  std::deque<caf::typed_response_promise<envelope>> append_waiters;
   static inline const char* name = "controller";
 };
 
@@ -168,6 +173,24 @@ v1::TxnRequest to_txn(const decision& d) {
   return txn;
 }
 
+// Answers the first `n` waiting appends (all of them if n is npos).
+void answer_appends(controller* self, std::size_t n, bool ok) {
+  auto& w = self->state.append_waiters;
+  n = std::min(n, w.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    w.front().deliver(pack(ok ? ok_reply() : not_leader(self->state)));
+    w.pop_front();
+  }
+}
+
+// Leadership is gone (or never was): the core forgets what it held, and
+// everyone waiting for a commit hears so and asks the next leader.
+void reset_core(controller* self) {
+  self->state.core->reset();
+  answer_leaves(self, {}, false);
+  answer_appends(self, std::string::npos, false);
+}
+
 void decide(controller* self) {
   auto& st = self->state;
   if (st.busy || !st.core->loaded())
@@ -184,14 +207,13 @@ void decide(controller* self) {
       st.busy = false;
       if (reply.status() != v1::KV_STATUS_OK) {
         st.metrics->decisions_failed->inc();
-        if (reply.status() == v1::KV_STATUS_NOT_LEADER) {
-          st.core->reset();
-          answer_leaves(self, {}, false);
-        }
+        if (reply.status() == v1::KV_STATUS_NOT_LEADER)
+          reset_core(self);
         return;
       }
       st.core->committed(*shared);
       answer_leaves(self, shared->leaves, true);
+      answer_appends(self, shared->appends_used, true);
       st.metrics->decisions->inc();
       for (auto s : shared->failover_seconds)
         st.metrics->failover_seconds->observe(s);
@@ -224,8 +246,7 @@ void on_raft_status(controller* self, const v1::RaftStatus& s) {
   bool leading = s.role() == "leader";
   st.leader_node = s.leader_node();
   if (leading != st.leading || s.term() != st.term) {
-    st.core->reset();
-    answer_leaves(self, {}, false);
+    reset_core(self);
     st.busy = false;
     if (st.leading && !leading)
       st.log->info("controller on {} inactive: member is {} in term {}",
@@ -283,6 +304,25 @@ caf::result<envelope> on_member_leave(controller* self, const envelope& env) {
   return rp;
 }
 
+caf::result<envelope> on_journal_append(controller* self, const envelope& env) {
+  auto& st = self->state;
+  auto append = unpack<v1::JournalAppend>(env);
+  if (!append)
+    return std::move(append.error());
+  if (!st.core->loaded())
+    return pack(not_leader(st));
+  if (!st.core->on_journal_append(std::move(*append))) {
+    st.metrics->journal_shed->inc();
+    v1::ControlReply r;
+    r.set_error("journal queue full: entry shed");
+    return pack(r);
+  }
+  auto rp = self->make_response_promise<envelope>();
+  st.append_waiters.push_back(rp);
+  decide(self);
+  return rp;
+}
+
 proto_handlers handlers(controller* self) {
   auto& st = self->state;
   proto_handlers h;
@@ -305,17 +345,6 @@ proto_handlers handlers(controller* self) {
       return r;
     }
     decide(self);
-    return ok_reply();
-  });
-  h.on<v1::JournalAppend>([&st](const v1::JournalAppend& a) {
-    if (!st.core->loaded())
-      return not_leader(st);
-    if (!st.core->on_journal_append(a)) {
-      st.metrics->journal_shed->inc();
-      v1::ControlReply r;
-      r.set_error("journal queue full: entry shed");
-      return r;
-    }
     return ok_reply();
   });
   h.on<v1::ControlStatusRequest>([&st](const v1::ControlStatusRequest&) {
@@ -349,6 +378,8 @@ caf::behavior controller_actor(controller* self, node_context_ptr ctx, timing t,
         gate->leave();
       if (env.type == v1::MemberLeave::descriptor()->full_name())
         return on_member_leave(self, env);
+      if (env.type == v1::JournalAppend::descriptor()->full_name())
+        return on_journal_append(self, env);
       auto res = table.dispatch(env);
       if (!res)
         return std::move(res.error());

@@ -1,5 +1,7 @@
 #include "tests/scenarios/scenario.hpp"
 
+#include <algorithm>
+
 #include "runtime/caf_setup.hpp"
 
 #include <cstdio>
@@ -85,7 +87,8 @@ void ready_or_log(report& s, node_process& n) {
 cluster::~cluster() {
   if (s_.passed())
     return;
-  constexpr std::size_t tail_lines = 40;
+  const char* tail_env = std::getenv("TROUPE_SCENARIO_LOG_TAIL");
+  const std::size_t tail_lines = tail_env ? std::stoul(tail_env) : 40;
   for (auto& n : nodes_) {
     auto text = n->log();
     std::size_t pos = text.size();
@@ -94,6 +97,22 @@ cluster::~cluster() {
         ++lines;
     std::printf("---- last %zu lines of %s's log ----\n%s\n", tail_lines,
                 n->node_id().c_str(), text.substr(pos).c_str());
+    if (n->running()) {
+      std::string body;
+      int code = test::http_get(n->host(), n->admin_port(), "/readyz?verbose", &body);
+      auto st = troupectl(n->node_id(), {"raft", "status"}, 10s);
+      std::printf("---- %s: /readyz %d\n%s\n---- %s: troupectl raft status: exit %d\n%s%s\n",
+                  n->node_id().c_str(), code, body.c_str(), n->node_id().c_str(),
+                  st.exit_code, st.out.c_str(), st.err.c_str());
+    }
+    // TROUPE_SCENARIO_GDB=1: the threads of a node that still runs, for hangs.
+    if (std::getenv("TROUPE_SCENARIO_GDB") && n->running()) {
+      std::fflush(stdout);
+      auto bt = test::run_command({"/usr/bin/gdb", "-p", std::to_string(n->pid()),
+                                   "-batch", "-ex", "thread apply all bt"},
+                                  60s);
+      std::printf("---- threads of %s ----\n%s\n", n->node_id().c_str(), bt.out.c_str());
+    }
   }
   std::fflush(stdout);
 }
@@ -109,6 +128,8 @@ cluster::cluster(report& s, cluster_options opts) : s_(s) {
     std::vector<std::string> extra{"--bind-source", host_of(i),
                                    "--enable-fault-injection"};
     extra.insert(extra.end(), opts.extra_args.begin(), opts.extra_args.end());
+    if (const char* level = std::getenv("TROUPE_SCENARIO_LOG_LEVEL"))
+      extra.insert(extra.end(), {"--log-level", level});
     test::node_options o{id, host_of(i), seeds, extra};
     o.role = opts.role;
     if (auto d = opts.data_dirs.find(id); d != opts.data_dirs.end())
@@ -132,6 +153,75 @@ cluster::cluster(report& s, cluster_options opts) : s_(s) {
   s.require("a Raft group of " + std::to_string(opts.nodes) + " voters",
             test::eventually([&] { return voters() == opts.nodes; }, 40s),
             "voters seen: " + std::to_string(voters()));
+  if (opts.nodes >= 2)
+    place_singleton("singleton/scenario");
+}
+
+void cluster::place_singleton(const std::string& name) {
+  auto res = troupectl(nodes_.front()->node_id(), {"place", name, "--type", "probe"}, 15s);
+  s_.require("place " + name, res.exit_code == 0, res.err);
+  bool placed = test::eventually([&] { return !placed_on(name).empty(); }, 15s);
+  s_.require(name + " runs somewhere", placed,
+             placed ? ""
+                    : troupectl(nodes_.front()->node_id(), {"placements", "-o", "json"}, 10s)
+                        .out);
+  singletons_.push_back(name);
+}
+
+std::string cluster::placed_on(const std::string& name) {
+  for (auto& n : nodes_) {
+    if (!n->running())
+      continue;
+    auto res = troupectl(n->node_id(), {"placements", "-o", "json"}, 10s);
+    if (res.exit_code != 0)
+      continue;
+    try {
+      auto status = json::parse(res.out); // must outlive the loop below
+      for (auto& p : status["placements"])
+        if (p["spec"].value("name", "") == name)
+          return p.value("node_id", p.value("nodeId", ""));
+    } catch (const std::exception&) {
+    }
+  }
+  return "";
+}
+
+namespace {
+
+bool runs_in(const json& actors, const std::string& name) {
+  for (auto& a : actors) {
+    if (a.value("name", "") == name && a.value("status", "") == "running")
+      return true;
+    if (a.contains("children") && runs_in(a["children"], name))
+      return true;
+  }
+  return false;
+}
+
+} // namespace
+
+std::optional<std::vector<std::string>>
+cluster::running_copies(const std::string& name, std::string& why) {
+  std::vector<std::string> out;
+  for (auto& n : nodes_) {
+    if (!n->running())
+      continue;
+    auto& id = n->node_id();
+    auto res = troupectl(id, {"actors", "--node", id, "-o", "json"}, 10s);
+    if (res.exit_code != 0) {
+      why = id + " did not list its actors: " + res.err;
+      return std::nullopt;
+    }
+    try {
+      auto tree = json::parse(res.out);
+      if (tree.contains("roots") && runs_in(tree["roots"], name))
+        out.push_back(id);
+    } catch (const std::exception& e) {
+      why = id + ": " + e.what();
+      return std::nullopt;
+    }
+  }
+  return out;
 }
 
 node_process& cluster::node(const std::string& id) {
@@ -375,7 +465,7 @@ void workload::run_client(std::uint64_t id) {
                   static_cast<unsigned long long>(id),
                   (lin::now_ns() - t0) / 1e9, unique_res.error.c_str());
     if (unique_res.result == test::outcome::ok) {
-      last_ok_ns_ = lin::now_ns();
+      acknowledged(lin::now_ns());
       std::lock_guard guard{mtx_};
       acked_unique_.insert(unique);
     }
@@ -391,7 +481,7 @@ void workload::run_client(std::uint64_t id) {
                 : res.result == test::outcome::fail ? lin::op_status::fail
                                                     : lin::op_status::unknown);
       if (res.result == test::outcome::ok) {
-        last_ok_ns_ = lin::now_ns();
+        acknowledged(lin::now_ns());
         ++ok_writes_;
       }
       history_.add(std::move(op));
@@ -414,12 +504,22 @@ std::set<std::string> workload::acked_unique() const {
   return acked_unique_;
 }
 
+void workload::acknowledged(std::int64_t at_ns) {
+  std::lock_guard guard{mtx_};
+  // Clients finish in any order, so keep the times sorted.
+  ok_ns_.insert(std::upper_bound(ok_ns_.begin(), ok_ns_.end(), at_ns), at_ns);
+  if (at_ns > last_ok_ns_)
+    last_ok_ns_ = at_ns;
+}
+
 std::optional<double>
 workload::wait_write_after(std::int64_t since_ns,
                            std::chrono::milliseconds timeout) {
   if (!test::eventually([&] { return last_ok_ns() > since_ns; }, timeout))
     return std::nullopt;
-  return static_cast<double>(last_ok_ns() - since_ns) / 1e9;
+  std::lock_guard guard{mtx_};
+  auto first = std::upper_bound(ok_ns_.begin(), ok_ns_.end(), since_ns);
+  return static_cast<double>(*first - since_ns) / 1e9;
 }
 
 probe_writes write_through(workload& w,
@@ -507,14 +607,42 @@ void check_unique_writes(report& s, workload& w) {
               + (doubled.empty() ? "" : ", first " + doubled.front()));
 }
 
+// A fenced or partitioned host stops its copy before the controller moves
+// it, so after the heal exactly one node runs each singleton, the one its
+// committed placement names. The cluster may still be settling: wait.
+void check_placed_once(report& s, cluster& c) {
+  if (c.singletons().empty()) {
+    s.not_checked("every placed actor is alive exactly once", "no singleton placed");
+    return;
+  }
+  for (auto& name : c.singletons()) {
+    std::string detail;
+    bool once = test::eventually(
+      [&] {
+        std::string why;
+        auto copies = c.running_copies(name, why);
+        auto placed = c.placed_on(name);
+        if (!copies) {
+          detail = why;
+          return false;
+        }
+        detail = std::to_string(copies->size()) + " running cop"
+                 + (copies->size() == 1 ? "y" : "ies") + " [" + join(*copies, ",")
+                 + "], placement record: " + (placed.empty() ? "none" : placed);
+        return copies->size() == 1 && copies->front() == placed;
+      },
+      15s);
+    s.check(name + " runs exactly once, where its placement says", once, detail);
+  }
+}
+
 } // namespace
 
-void check_invariants(report& s, cluster&, workload& w) {
+void check_invariants(report& s, cluster& c, workload& w) {
   s.step("check invariants");
   check_linearizable(s, w);
   check_unique_writes(s, w);
-  s.not_checked("every placed actor is alive exactly once",
-                "placement not built");
+  check_placed_once(s, c);
 }
 
 // -- registry

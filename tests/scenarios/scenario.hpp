@@ -146,9 +146,22 @@ public:
   /// Every id not in `xs`.
   std::vector<std::string> others(const std::vector<std::string>& xs) const;
 
+  /// Places a singleton (a probe) with `troupectl place`; the constructor
+  /// places "singleton/scenario", so that every scenario checks that placed
+  /// actors run exactly once through its faults.
+  void place_singleton(const std::string& name);
+  const std::vector<std::string>& singletons() const { return singletons_; }
+  /// The nodes whose own supervision tree runs `name`; nullopt if a running
+  /// node did not answer (`why` says which).
+  std::optional<std::vector<std::string>> running_copies(const std::string& name,
+                                                         std::string& why);
+  /// Where the committed placement record puts `name` ("" if unknown).
+  std::string placed_on(const std::string& name);
+
 private:
   report& s_;
   std::vector<std::unique_ptr<node_process>> nodes_;
+  std::vector<std::string> singletons_;
 };
 
 // -- external faults: iptables inside the namespace
@@ -215,7 +228,8 @@ public:
     return last_ok_ns_.load();
   }
   /// Waits until a write is acknowledged after `since_ns`; returns the
-  /// seconds from `since_ns` to it, or nullopt after `timeout`.
+  /// seconds from `since_ns` to the first such write (however long ago it
+  /// was when this is called), or nullopt after `timeout`.
   std::optional<double> wait_write_after(std::int64_t since_ns,
                                          std::chrono::milliseconds timeout);
 
@@ -234,6 +248,7 @@ public:
 
 private:
   void run_client(std::uint64_t id);
+  void acknowledged(std::int64_t at_ns);
 
   caf::actor_system_config cfg_;
   std::unique_ptr<caf::actor_system> sys_;
@@ -244,6 +259,7 @@ private:
   std::set<std::string> acked_unique_;
   std::atomic<bool> stop_{false};
   std::atomic<std::int64_t> last_ok_ns_{0};
+  std::vector<std::int64_t> ok_ns_; // every acknowledged write, in order (mtx_)
   std::atomic<std::uint64_t> ok_writes_{0};
   std::vector<std::thread> threads_;
 };

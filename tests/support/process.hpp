@@ -133,6 +133,7 @@ public:
   std::optional<int> wait_exit(std::chrono::milliseconds timeout);
 
   bool running();
+  int pid() const { return pid_; }
   /// Sends `sig` (e.g. SIGSTOP) without waiting; false if not running.
   bool signal(int sig);
   const std::string& node_id() const { return opts_.node_id; }
