@@ -131,12 +131,21 @@ void on_tree(dashboard_actor* self, const std::string& node, const v1::ActorTree
   auto now = self->clock().now();
   if (tree.roots_size() == 0)
     return;
-  auto& root = tree.roots(0);
-  auto actors = actor_records(root, 20000);
+  // Every root: the node supervisor, and placed/<node> with the actors the
+  // control plane placed here.
+  constexpr size_t max_actors = 20000;
+  auto actors = json::object();
+  uint64_t total = 0;
+  for (auto& root : tree.roots()) {
+    if (actors.size() >= max_actors)
+      break;
+    auto part = actor_records(root, max_actors - actors.size());
+    actors.update(part);
+    total += messages_total(root);
+  }
   uint64_t mailbox = 0;
   for (auto& [name, a] : actors.items())
     mailbox += a["mailbox"].get<uint64_t>();
-  auto total = messages_total(root);
   auto& sample = st.samples[node];
   json rate = nullptr;
   auto dt = std::chrono::duration<double>(now - sample.at).count();

@@ -64,6 +64,15 @@ try {
   const shown = await down.waitFor({ timeout: 5000 }).then(() => true, () => false);
   const elapsed = Date.now() - started;
   check(shown, `${victim} shows as down within 5 s of kill -9 (${elapsed} ms)`);
+  // The decision journal explains it, on the same page, within the same 5 s.
+  const line = page.locator('#journal li', { has: page.locator('span.kind.down') })
+    .filter({ hasText: victim });
+  const explained = await line.first()
+    .waitFor({ timeout: Math.max(0, 5000 - (Date.now() - started)) })
+    .then(() => true, () => false);
+  const why = explained ? await line.first().innerText() : '';
+  check(explained, `the journal shows why ${victim} is down within 5 s of kill -9 ` +
+    `(${Date.now() - started} ms): ${why.replace(/\s+/g, ' ')}`);
   await page.screenshot({ path: path.join(artifacts, 'dashboard-node-down.png'), fullPage: true });
 
   // Scale: a synthetic snapshot of 50 nodes and 10,000 actors, fed to the
