@@ -236,24 +236,25 @@ bool request_parser::read_header_line(char prefix, int64_t& value, bool& done,
   std::string_view rest{buf_.get() + pos_, size_ - pos_};
   auto cr = rest.find('\r');
   bool mbulk = prefix == '*';
-  if (cr == std::string_view::npos || cr + 1 >= rest.size()) {
-    if (rest.size() > limits_.max_inline_len) {
-      failed = fail(mbulk ? "too big mbulk count string" : "too big bulk count string");
-      return false;
-    }
-    return true;
-  }
-  if (cr > limits_.max_inline_len) {
-    failed = fail(mbulk ? "too big mbulk count string" : "too big bulk count string");
-    return false;
-  }
-  if (!mbulk && rest[0] != '$') {
+  // The prefix first, as soon as one byte is here: then the verdict does not
+  // depend on how the bytes were split into reads (Redis checks it once the
+  // line is complete, with the same error text).
+  if (!mbulk && !rest.empty() && rest[0] != '$') {
     std::string what = "expected '$', got '";
     what += rest[0];
     what += "'";
     failed = fail(what);
     return false;
   }
+  // The line's length is judged where it ends, at its '\r', whether or not
+  // the '\n' after it has arrived yet.
+  auto line_len = cr == std::string_view::npos ? rest.size() : cr;
+  if (line_len > limits_.max_inline_len) {
+    failed = fail(mbulk ? "too big mbulk count string" : "too big bulk count string");
+    return false;
+  }
+  if (cr == std::string_view::npos || cr + 1 >= rest.size())
+    return true;
   int64_t n = 0;
   bool ok = parse_ll(rest.substr(1, cr - 1), n);
   if (mbulk && (!ok || n > limits_.max_multibulk_len)) {

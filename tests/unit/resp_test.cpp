@@ -91,6 +91,22 @@ TEST_CASE("resp: protocol errors carry Redis's texts") {
            "ERR Protocol error: too big bulk count string");
 }
 
+// Two inputs the fuzzer (tests/fuzz/resp_fuzz.cpp) found: the verdict on a
+// bad header line used to depend on where the reads split it.
+TEST_CASE("resp: a bad header line gets the same error however the reads split it") {
+  limits small;
+  small.max_inline_len = 16;
+  // A bulk header that is not '$': known from its first byte.
+  std::string not_bulk = "*2\r\n$1\r\na\r\n" + std::string(40, '9') + "\r\n";
+  // A count line exactly at the limit, with its '\r' as the 17th byte.
+  std::string at_limit = "*" + std::string(14, '7') + "x\r\n";
+  for (size_t piece : {0, 1, 2, 3, 5, 16, 17}) {
+    CAPTURE(piece);
+    CHECK_EQ(parse(not_bulk, piece, small).error, "ERR Protocol error: expected '$', got '9'");
+    CHECK_EQ(parse(at_limit, piece, small).error, "ERR Protocol error: invalid multibulk length");
+  }
+}
+
 TEST_CASE("resp: the bulk length limit (proto-max-bulk-len) and multibulk limit") {
   limits lim;
   lim.max_bulk_len = 10;
