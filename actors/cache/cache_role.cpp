@@ -6,6 +6,7 @@
 #include "runtime/logging.hpp"
 #include "runtime/metrics.hpp"
 #include "runtime/proto_actor.hpp"
+#include "troupe/cache.pb.h"
 
 #include <caf/event_based_actor.hpp>
 
@@ -74,9 +75,32 @@ caf::error add_metrics(metrics_registry& reg, std::shared_ptr<cache_node> node) 
   return caf::none;
 }
 
-caf::behavior cache_actor(caf::event_based_actor*, std::shared_ptr<cache_node>,
-                          child_context ctx) {
+v1::CacheStats stats_of(engine& eng, const std::string& node_id, const std::string& address) {
+  auto t = eng.totals();
+  v1::CacheStats s;
+  s.set_node_id(node_id);
+  s.set_resp_address(address);
+  s.set_keys(t.keys);
+  s.set_used_memory_bytes(t.used_bytes);
+  s.set_max_memory_bytes(eng.config().max_memory_bytes);
+  s.set_hits(t.hits);
+  s.set_misses(t.misses);
+  s.set_evicted_keys(t.evicted);
+  s.set_expired_keys(t.expired);
+  s.set_commands(eng.counters().total_commands.load());
+  s.set_connected_clients(eng.counters().connected_clients.load());
+  return s;
+}
+
+// The actor answers admin requests (the dashboard's cache panel); the data
+// path is the RESP server's own threads.
+caf::behavior cache_actor(caf::event_based_actor*, std::shared_ptr<cache_node> node,
+                          std::string address, child_context ctx) {
   proto_handlers handlers;
+  auto id = ctx.name.substr(ctx.name.find('/') + 1);
+  handlers.on<v1::CacheStatsRequest>([node, id, address](const v1::CacheStatsRequest&) {
+    return stats_of(*node->eng, id, address);
+  });
   return handlers.to_behavior(ctx.gate);
 }
 
@@ -115,8 +139,9 @@ caf::expected<supervisor_spec> make_role(role_environment& env) {
   child.name = "cache/" + cfg.node_id;
   child.type = "cache";
   child.mailbox_capacity = cfg.mailbox_capacity;
-  child.start = [node](caf::local_actor* s, const child_context& c) {
-    return s->spawn(cache_actor, node, c);
+  child.start = [node, address = cfg.resp_listen.to_string()](caf::local_actor* s,
+                                                                const child_context& c) {
+    return s->spawn(cache_actor, node, address, c);
   };
   sup.children.push_back(std::move(child));
   return sup;

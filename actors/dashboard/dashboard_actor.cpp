@@ -9,6 +9,8 @@
 #include "runtime/system_keyspace.hpp"
 #include "runtime/type_ids.hpp"
 
+#include "troupe/cache.pb.h"
+#include "troupe/edge.pb.h"
 #include "troupe/kv.pb.h"
 
 #include <caf/event_based_actor.hpp>
@@ -55,6 +57,7 @@ struct dashboard_state {
   bool gathering = false;
   std::map<std::string, node_sample> samples;
   json point_nodes = json::object(); // the metrics point being gathered
+  json point_roles = json::object(); // node -> {"cache": ..., "edge": ...}
   std::string journal_from;          // next journal key to read; "" = probe first
   bool journal_busy = false;
   size_t rotate = 0;
@@ -121,8 +124,11 @@ std::function<void()> countdown(size_t n, std::function<void()> done) {
 void finish_round(dashboard_actor* self) {
   auto& st = self->state;
   st.gathering = false;
+  for (auto& [node, roles] : st.point_roles.items())
+    st.point_nodes[node].update(roles);
   st.m.add_metrics({{"t", wall_clock_ms()}, {"nodes", std::move(st.point_nodes)}});
   st.point_nodes = json::object();
+  st.point_roles = json::object();
 }
 
 void on_tree(dashboard_actor* self, const std::string& node, const v1::ActorTree& tree,
@@ -212,6 +218,86 @@ void gather_raft(dashboard_actor* self, const std::vector<member_entry>& up,
           answers->push_back({node, std::nullopt, describe(err)});
           one_done();
         });
+  }
+}
+
+// -- role panels: cache and edge counters, per node ----------------------------------
+
+json cache_point(const v1::CacheStats& s) {
+  auto lookups = s.hits() + s.misses();
+  return {{"address", s.resp_address()},
+          {"keys", s.keys()},
+          {"memory", s.used_memory_bytes()},
+          {"max_memory", s.max_memory_bytes()},
+          {"hits", s.hits()},
+          {"misses", s.misses()},
+          {"hit_ratio", lookups ? json(double(s.hits()) / double(lookups)) : json(nullptr)},
+          {"commands", s.commands()},
+          {"evicted", s.evicted_keys()},
+          {"clients", s.connected_clients()}};
+}
+
+json edge_point(const v1::EdgeStats& s) {
+  uint64_t requests = 0;
+  for (auto& [status, n] : s.requests())
+    requests += n;
+  return {{"address", s.http_address()},
+          {"requests", requests},
+          {"hit_ratio", s.hit_ratio()},
+          {"objects", s.cache_objects()},
+          {"bytes", s.cache_bytes()},
+          {"origin_errors", s.origin_errors()},
+          {"origin_unavailable", s.origin_unavailable()}};
+}
+
+json origins_point(const v1::EdgeOrigins& o) {
+  auto list = json::array();
+  for (auto& x : o.origins())
+    list.push_back({{"address", x.address()},
+                    {"breaker", x.breaker()},
+                    {"healthy", x.health_ok() && x.breaker() != "open"},
+                    {"ewma_ms", x.ewma_latency_ms()}});
+  return list;
+}
+
+// Asks `name` on `m` for `req`; `on_reply` stores what it answered into
+// point_roles[node][key]. One part of the round either way.
+template <class Reply, class Request>
+void ask_role(dashboard_actor* self, const member_entry& m, const std::string& name,
+              const std::string& key, json (*convert)(const Reply&),
+              std::function<void()> one_done) {
+  auto node = m.info.node_id();
+  self->request(m.gateway, gather_timeout, route_atom_v, name, pack(Request{}))
+    .then(
+      [=](const envelope& env) {
+        if (auto reply = unpack<Reply>(env))
+          self->state.point_roles[node][key] = convert(*reply);
+        one_done();
+      },
+      [=](caf::error&) { one_done(); });
+}
+
+void gather_roles(dashboard_actor* self, const std::vector<member_entry>& up,
+                  std::function<void()> part_done) {
+  size_t asks = 0;
+  for (auto& m : up)
+    asks += (has_role(m.info, "cache") ? 1 : 0) + (has_role(m.info, "edge") ? 2 : 0);
+  if (asks == 0) {
+    part_done();
+    return;
+  }
+  auto one_done = countdown(asks, part_done);
+  for (auto& m : up) {
+    auto& id = m.info.node_id();
+    if (has_role(m.info, "cache"))
+      ask_role<v1::CacheStats, v1::CacheStatsRequest>(self, m, "cache/" + id, "cache",
+                                                      cache_point, one_done);
+    if (has_role(m.info, "edge")) {
+      ask_role<v1::EdgeStats, v1::EdgeStatsRequest>(self, m, "edge/" + id, "edge", edge_point,
+                                                    one_done);
+      ask_role<v1::EdgeOrigins, v1::EdgeOriginsRequest>(self, m, "edge/" + id, "origins",
+                                                        origins_point, one_done);
+    }
   }
 }
 
@@ -305,9 +391,10 @@ void gather(dashboard_actor* self) {
     if (m.gateway)
       up.push_back(m);
   st.gathering = true;
-  auto part_done = countdown(up.size() + 1, [self] { finish_round(self); });
+  auto part_done = countdown(up.size() + 2, [self] { finish_round(self); });
   gather_trees(self, up, part_done);
   gather_raft(self, up, part_done);
+  gather_roles(self, up, part_done);
 }
 
 void on_tick(dashboard_actor* self) {

@@ -14,7 +14,11 @@ probe), and then, TRIALS times:
 Prints every trial, then p50/p90/max, and the leader's troupe_failover_seconds
 histogram (first sign of trouble -> committed re-placement).
 
-  bench/failover/run.py BUILD_DIR [--trials N] [--poll-ms MS]
+Then the same with the peer, etcd 3.4 (three members on 127.0.6.x): kill -9
+the Raft leader, and PUT through a surviving member's JSON gateway every
+POLL_MS until one succeeds. It prints the ratio of the two p50s.
+
+  bench/failover/run.py BUILD_DIR [--trials N] [--poll-ms MS] [--no-peer]
 
 Only processes this script started are signalled, by PID. Every loop is
 bounded in count and time.
@@ -98,11 +102,107 @@ def wait(pred, seconds):
     return False
 
 
+def etcd_trials(trials, poll_ms, root):
+    """kill -9 the etcd leader; time until a PUT through another member works."""
+    import base64
+    etcd = shutil.which("etcd")
+    if not etcd:
+        print("etcd not installed (apt-get install etcd-server): no peer run")
+        return []
+    hosts = [f"127.0.6.{i}" for i in (2, 3, 4)]
+    names = ["e1", "e2", "e3"]
+    cl = ",".join(f"{n}=http://{h}:2380" for n, h in zip(names, hosts))
+    procs = {}
+
+    def start(i):
+        log = open(os.path.join(root, names[i] + ".log"), "ab")
+        procs[i] = subprocess.Popen(
+            [etcd, "--name", names[i], "--data-dir", os.path.join(root, names[i]),
+             "--listen-client-urls", f"http://{hosts[i]}:2379",
+             "--advertise-client-urls", f"http://{hosts[i]}:2379",
+             "--listen-peer-urls", f"http://{hosts[i]}:2380",
+             "--initial-advertise-peer-urls", f"http://{hosts[i]}:2380",
+             "--initial-cluster", cl, "--initial-cluster-state", "new"],
+            stdout=log, stderr=log)
+
+    def post(i, path, body, timeout=0.5):
+        req = urllib.request.Request(f"http://{hosts[i]}:2379{path}",
+                                     data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return json.loads(r.read().decode())
+        except Exception:
+            return None
+
+    def b64(x):
+        return base64.b64encode(x.encode()).decode()
+
+    def put(i, seq):
+        r = post(i, "/v3/kv/put", {"key": b64(f"bench/{seq}"), "value": b64("x")})
+        return r is not None and "header" in r
+
+    def leader():
+        for i in procs:
+            if procs[i].poll() is not None:
+                continue
+            r = post(i, "/v3/maintenance/status", {}, timeout=1)
+            if r and r.get("leader") and r.get("header", {}).get("member_id"):
+                if r["leader"] == r["header"]["member_id"]:
+                    return i
+        return None
+
+    times = []
+    try:
+        for i in range(3):
+            start(i)
+        if not wait(lambda: leader() is not None and all(put(i, 0) for i in range(3)), 30):
+            print(f"etcd never became healthy; logs in {root}")
+            return []
+        seq = 1
+        for t in range(trials):
+            lead = None
+            wait(lambda: leader() is not None, 15)
+            lead = leader()
+            if lead is None:
+                print(f"etcd trial {t + 1}: no leader")
+                return times
+            via = next(i for i in range(3) if i != lead)
+            procs[lead].send_signal(signal.SIGKILL)
+            procs[lead].wait(10)
+            killed = time.monotonic()
+            ok = False
+            while time.monotonic() < killed + 30:
+                seq += 1
+                if put(via, seq):
+                    ok = True
+                    break
+                time.sleep(poll_ms / 1000)
+            took = time.monotonic() - killed
+            if not ok:
+                print(f"etcd trial {t + 1}: no successful PUT within 30 s")
+                return times
+            times.append(took)
+            print(f"etcd trial {t + 1:2d}: killed leader {names[lead]}, PUT through "
+                  f"{names[via]} succeeded after {took * 1000:.0f} ms", flush=True)
+            start(lead)
+            if not wait(lambda: put(lead, 0), 30):
+                print(f"etcd trial {t + 1}: {names[lead]} did not come back")
+                return times
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.send_signal(signal.SIGKILL)
+                p.wait(10)
+    return times
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build")
     ap.add_argument("--trials", type=int, default=20)
     ap.add_argument("--poll-ms", type=int, default=20)
+    ap.add_argument("--no-peer", action="store_true", help="skip the etcd run")
     a = ap.parse_args()
     help_text = subprocess.run([os.path.join(a.build, "actors", "troupe-node"), "--help"],
                                capture_output=True, text=True).stdout
@@ -185,6 +285,16 @@ def main():
                    for l in lines):
                 print(f"troupe_failover_seconds on {n.id} (the controllers that moved it):")
                 print("\n".join("  " + l for l in lines))
+        if not a.no_peer:
+            for n in nodes:
+                n.kill()
+            peer = sorted(etcd_trials(a.trials, a.poll_ms, root))
+            if peer:
+                peer_p50 = statistics.median(peer)
+                peer_p90 = peer[min(len(peer) - 1, int(len(peer) * 0.9))]
+                print(f"etcd leader failover trials={len(peer)} p50_ms={peer_p50 * 1000:.0f} "
+                      f"p90_ms={peer_p90 * 1000:.0f} max_ms={peer[-1] * 1000:.0f}")
+                print(f"ratio troupe/etcd p50={p50 / peer_p50:.2f} (below 1: troupe is back sooner)")
     finally:
         for n in nodes:
             n.kill()

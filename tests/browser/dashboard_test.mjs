@@ -52,6 +52,12 @@ try {
     && document.querySelectorAll('#tree-rows .row').length > 3, null, { timeout: 15000 })
     .catch(() => {});
   check(await page.locator('#raft tbody tr').count() >= 3, 'the Raft panel lists 3 members');
+  // n1 runs every role: the cache and edge panels list it.
+  const cacheRow = page.locator('#cache tbody tr[data-node-id="n1"]');
+  const edgeRow = page.locator('#edge tbody tr[data-node-id="n1"]');
+  const panels = await Promise.all([cacheRow, edgeRow].map((l) =>
+    l.waitFor({ timeout: 10000 }).then(() => true, () => false)));
+  check(panels[0] && panels[1], `the cache and edge panels list n1 (${panels})`);
   const rows = await page.locator('#tree-rows .row').count();
   check(rows > 3 && rows < 200, `the supervision tree renders a window of rows (${rows})`);
   await page.waitForTimeout(2500);

@@ -170,6 +170,25 @@ class DashboardWebSocket(unittest.TestCase):
                 self.assertGreater(delta["rev"], snap["rev"])
         run(go())
 
+    def test_2b_role_panels(self):
+        # n1 runs every role: its metrics points carry the cache's and the
+        # edge's counters, asked from cache/n1 and edge/n1 by name.
+        def n1_roles(m):
+            if m["type"] != "delta":
+                return False
+            point = (m.get("metrics") or {}).get("nodes", {}).get("n1", {})
+            return "cache" in point and "edge" in point
+
+        async def go():
+            async with websockets.connect(self.url, max_size=None) as ws:
+                delta = await recv_until(ws, n1_roles, 10)
+                point = delta["metrics"]["nodes"]["n1"]
+                self.assertGreater(point["cache"]["max_memory"], 0)
+                self.assertIn("hit_ratio", point["cache"])
+                self.assertIn("requests", point["edge"])
+                self.assertIsInstance(point["origins"], list)
+        run(go())
+
     def test_3_ping_pong_and_resume(self):
         async def go():
             async with websockets.connect(self.url, max_size=None, ping_interval=None) as ws:

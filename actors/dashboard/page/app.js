@@ -356,6 +356,65 @@ function fmt(v) {
 function renderCharts() {
   drawChart('chart-rate', 'legend-rate', 'msgs_per_s', '/s');
   drawChart('chart-rtt', 'legend-rtt', 'rtt_ms', ' ms');
+  renderRoles();
+}
+
+// -- role panels: the latest metrics point, rates from the one before ----------
+
+function bytes(v) {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i += 1; }
+  return `${i ? v.toFixed(1) : v} ${units[i]}`;
+}
+
+function ratio(v) {
+  return v == null ? '–' : `${(v * 100).toFixed(1)}%`;
+}
+
+// Per second between the last two points that both have `role`.`field`.
+function rate(node, role, field) {
+  const pts = state.metrics.filter((p) => p.nodes?.[node]?.[role]?.[field] != null);
+  if (pts.length < 2) return null;
+  const [a, b] = pts.slice(-2);
+  const dt = (b.t - a.t) / 1000;
+  const dv = b.nodes[node][role][field] - a.nodes[node][role][field];
+  return dt > 0 && dv >= 0 ? dv / dt : null;
+}
+
+function roleRows(role) {
+  const last = state.metrics[state.metrics.length - 1];
+  const nodes = last?.nodes || {};
+  return Object.keys(nodes).sort().filter((id) => nodes[id][role])
+    .map((id) => [id, nodes[id][role], nodes[id]]);
+}
+
+function renderRoles() {
+  const cache = roleRows('cache');
+  $('cache-summary').textContent = cache.length
+    ? `${cache.length} node${cache.length === 1 ? '' : 's'}` : 'no cache nodes';
+  $('cache').querySelector('tbody').innerHTML = cache.map(([id, c]) => {
+    const ops = rate(id, 'cache', 'commands');
+    return `<tr data-node-id="${esc(id)}"><td title="${esc(c.address)}">${esc(id)}</td>` +
+      `<td>${ops == null ? '–' : fmt(ops)}</td><td>${ratio(c.hit_ratio)}</td>` +
+      `<td>${c.keys}</td><td>${bytes(c.memory)} / ${bytes(c.max_memory)}</td>` +
+      `<td>${c.evicted}</td><td>${c.clients}</td></tr>`;
+  }).join('');
+  const edge = roleRows('edge');
+  $('edge-summary').textContent = edge.length
+    ? `${edge.length} node${edge.length === 1 ? '' : 's'}` : 'no edge nodes';
+  $('edge').querySelector('tbody').innerHTML = edge.map(([id, e, all]) => {
+    const rps = rate(id, 'edge', 'requests');
+    const origins = all.origins || [];
+    const healthy = origins.filter((o) => o.healthy).length;
+    const cls = origins.length && healthy < origins.length ? ' class="error"' : '';
+    return `<tr data-node-id="${esc(id)}"><td title="${esc(e.address)}">${esc(id)}</td>` +
+      `<td>${rps == null ? '–' : fmt(rps)}</td><td>${ratio(e.requests ? e.hit_ratio : null)}</td>` +
+      `<td>${e.objects} (${bytes(e.bytes)})</td>` +
+      `<td${cls} title="${esc(origins.map((o) => `${o.address} ${o.breaker}`).join(', '))}">` +
+      `${origins.length ? `${healthy}/${origins.length} healthy` : 'none'}</td>` +
+      `<td>${e.origin_errors}</td></tr>`;
+  }).join('');
 }
 
 // -- interaction ----------------------------------------------------------------
