@@ -295,7 +295,8 @@ void apply_records(agent* self, const v1::HeartbeatAck& ack) {
   for (auto& [id, rec] : st.members) {
     if (id == st.ctx->self.node_id)
       continue;
-    if (st.ctx->members.set_committed_status(id, rec.status(), rec.since_ms(), rec.reason())
+    if (st.ctx->members.set_committed_status(id, rec.info().incarnation(), rec.status(),
+                                             rec.since_ms(), rec.reason())
         && rec.status() != v1::MEMBER_STATUS_UP && rec.status() != v1::MEMBER_STATUS_SUSPECT)
       st.ctx->names.erase_node(id);
   }

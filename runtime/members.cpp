@@ -25,12 +25,13 @@ std::optional<member_entry> member_table::mark(const std::string& node_id,
   return old;
 }
 
-bool member_table::set_committed_status(const std::string& node_id,
+bool member_table::set_committed_status(const std::string& node_id, uint64_t incarnation,
                                         v1::MemberStatus status, int64_t since_ms,
                                         const std::string& reason) {
   std::lock_guard guard{mtx_};
   auto i = members_.find(node_id);
-  if (i == members_.end() || !i->second.gateway || i->second.status == status)
+  if (i == members_.end() || !i->second.gateway || i->second.status == status
+      || i->second.info.incarnation() > incarnation)
     return false;
   i->second.status = status;
   i->second.since_ms = since_ms;

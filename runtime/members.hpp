@@ -39,9 +39,13 @@ public:
 
   /// Sets the status the control plane committed (SUSPECT, DOWN, UP...) of
   /// a member whose connection is alive, keeping its gateway. Returns
-  /// whether it changed. A member the mesh lost keeps its own status.
-  bool set_committed_status(const std::string& node_id, v1::MemberStatus status,
-                            int64_t since_ms, const std::string& reason);
+  /// whether it changed. A member the mesh lost keeps its own status, and so
+  /// does a newer incarnation than the record's: a node restarted faster
+  /// than the controller commits its rejoin must not be downed by the
+  /// record of the process it replaced.
+  bool set_committed_status(const std::string& node_id, uint64_t incarnation,
+                            v1::MemberStatus status, int64_t since_ms,
+                            const std::string& reason);
 
   std::optional<member_entry> find(const std::string& node_id) const;
 

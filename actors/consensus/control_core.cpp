@@ -214,6 +214,9 @@ void control_core::decide_members(decision& d, std::int64_t mono_ms, std::int64_
     auto old_inc = rec->second.info().incarnation();
     auto old = rec->second.status();
     if (old_inc < inc) {
+      // A new process starts healthy: its failover clock starts at its own
+      // first trouble, not at the one of the process it replaced.
+      obs.trouble_since_ms = -1;
       set_member(d, obs.info, v1::MEMBER_STATUS_UP, wall_ms, "rejoin",
                  "rejoined with incarnation " + std::to_string(inc) + " (was "
                    + std::to_string(old_inc) + ", " + status_name(old) + ")");

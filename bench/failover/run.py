@@ -207,6 +207,8 @@ def main():
     help_text = subprocess.run([os.path.join(a.build, "actors", "troupe-node"), "--help"],
                                capture_output=True, text=True).stdout
     node_extra = ["--insecure"] if "--insecure" in help_text else []
+    # e.g. TROUPE_BENCH_NODE_ARGS="--log-level debug" for evidence
+    node_extra += os.environ.get("TROUPE_BENCH_NODE_ARGS", "").split()
     ctl_help = subprocess.run([os.path.join(a.build, "cli", "troupectl"), "--help"],
                               capture_output=True, text=True).stdout
     ctl_extra = ["--insecure"] if "--insecure" in ctl_help else []
@@ -296,6 +298,10 @@ def main():
                       f"p90_ms={peer_p90 * 1000:.0f} max_ms={peer[-1] * 1000:.0f}")
                 print(f"ratio troupe/etcd p50={p50 / peer_p50:.2f} (below 1: troupe is back sooner)")
     finally:
+        if os.environ.get("HOLD"):  # seconds to keep the nodes for a look
+            print(f"holding {os.environ['HOLD']} s: " + ", ".join(
+                f"{n.id} {n.address()} admin {n.host}:{n.admin}" for n in nodes), flush=True)
+            time.sleep(float(os.environ["HOLD"]))
         for n in nodes:
             n.kill()
         if os.environ.get("KEEP") != "1":
