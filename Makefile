@@ -16,7 +16,7 @@ export CCACHE_BASEDIR ?= $(CURDIR)
 export CCACHE_NOHASHDIR ?= 1
 
 .PHONY: all deps configure build test unit sim integration run bench bench-named bench-raft bench-edge \
-        bench-deps fuzz fuzz-smoke sanitize clean bench-cache scenarios
+        bench-deps fuzz fuzz-smoke sanitize clean bench-cache bench-failover scenarios
 
 all: build
 
@@ -81,7 +81,7 @@ run: build
 
 # Every benchmark: named send vs bare CAF (docs/bench-named-send.md), then
 # troupe's consensus KV vs etcd 3.4 (docs/bench-raft.md, about 6 minutes).
-bench: bench-named bench-raft bench-cache
+bench: bench-named bench-raft bench-cache bench-edge bench-failover
 
 bench-named: build
 	bench/run.sh $(BUILD)
@@ -98,6 +98,12 @@ bench-edge: build bench-deps
 # and the eviction policy's hit ratio vs LRU (docs/bench-cache.md).
 bench-cache: build bench-deps
 	bench/cache/run.sh $(BUILD)
+
+# Singleton failover after kill -9, 20 trials, with etcd's leader failover
+# as the peer in the same run (docs/bench-failover.md, about 5 minutes).
+bench-failover: build bench-deps
+	timeout --foreground --kill-after=10s 20m /usr/bin/python3 bench/failover/run.py \
+	  $(BUILD) --trials 20
 
 # The peers the benchmarks measure against (etcd); `make test` never needs them.
 bench-deps:
