@@ -314,8 +314,10 @@ caf::result<envelope> fan_out(agent_actor* self, const v1::FaultRequest& req,
   return rp;
 }
 
-// kill-actor goes to whichever node hosts the name; that node's agent
-// answers the original requester.
+// kill-actor goes to whichever node hosts the name. This agent asks that
+// node's gateway itself (a delegate would keep troupectl as the sender,
+// and over TLS only cluster nodes may ask for the local part) and passes
+// the answer on.
 caf::result<envelope> kill_named(agent_actor* self, v1::FaultRequest req) {
   auto& ctx = self->state.ctx;
   if (ctx->table->find_route(req.actor_name()))
@@ -325,7 +327,10 @@ caf::result<envelope> kill_named(agent_actor* self, v1::FaultRequest req) {
                 req.actor_name())
       .then(
           [=](const std::string&, const caf::actor& gateway) mutable {
-            rp.delegate(gateway, fault_atom_v, local_atom_v, pack(req));
+            self->request(gateway, defaults::request_timeout, fault_atom_v, local_atom_v,
+                          pack(req))
+                .then([rp](envelope& reply) mutable { rp.deliver(std::move(reply)); },
+                      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
           },
           [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
   return rp;

@@ -391,10 +391,23 @@ void scan_tree(agent* self) {
     if (st.tree_scanned && e.restarts > seen.first)
       journal(self, "restart", e.name,
               "restarted by " + e.parent + (e.last_exit.empty() ? "" : " after " + e.last_exit));
-    if (st.tree_scanned && e.escalations > seen.second)
+    bool gave_up = st.tree_scanned && e.escalations > seen.second;
+    if (gave_up)
       journal(self, "escalation", e.name,
               "gave up: restart intensity exceeded" + (e.last_exit.empty() ? "" : " (" + e.last_exit + ")"));
     seen = {e.restarts, e.escalations};
+    // A role's supervisor (a child of the node's root) that gave up: the
+    // node supervisor may restart it, but the controller moves the placed
+    // actors that need the role to another node, and places none here
+    // again ("role:<role>" among the escalated names) until this node
+    // restarts under a new incarnation.
+    auto root = "sup/" + st.ctx->self.node_id;
+    if (gave_up && e.type == "supervisor" && e.parent == root
+        && e.name.size() > root.size() + 1 && e.name.rfind(root + "/", 0) == 0) {
+      auto role = e.name.substr(root.size() + 1);
+      if (st.escalated.insert("role:" + role).second)
+        st.log->warn("role {} gave up on this node: placed actors that need it move", role);
+    }
   }
   st.tree_scanned = true;
   self->delayed_send(self, journal_scan_interval, lookup_atom_v);

@@ -315,12 +315,20 @@ const v1::MemberRecord* control_core::member_after(const decision& d,
   return nullptr;
 }
 
+bool control_core::role_gave_up(const std::string& node, const std::string& role) const {
+  if (role.empty())
+    return false;
+  auto obs = observed_.find(node);
+  return obs != observed_.end() && obs->second.escalated.count("role:" + role) > 0;
+}
+
 bool control_core::can_host(const decision& d, const v1::PlacementRecord& rec) const {
   if (rec.node_id().empty())
     return false;
   auto* m = member_after(d, rec.node_id());
   if (!m || !alive(m->status()) || m->info().incarnation() != rec.node_incarnation()
-      || !hosts_role(m->info(), rec.spec().role()))
+      || !hosts_role(m->info(), rec.spec().role())
+      || role_gave_up(rec.node_id(), rec.spec().role()))
     return false;
   auto obs = observed_.find(rec.node_id());
   return obs == observed_.end() || !obs->second.escalated.count(rec.spec().name());
@@ -347,7 +355,8 @@ std::optional<std::string> control_core::pick_host(const decision& d,
   std::optional<std::tuple<bool, bool, std::size_t, std::string>> best;
   auto consider = [&](const v1::MemberRecord& m) {
     auto& node = m.info().node_id();
-    if (m.status() != v1::MEMBER_STATUS_UP || !hosts_role(m.info(), rec.spec().role()))
+    if (m.status() != v1::MEMBER_STATUS_UP || !hosts_role(m.info(), rec.spec().role())
+        || role_gave_up(node, rec.spec().role()))
       return;
     if (auto obs = observed_.find(node);
         obs != observed_.end() && obs->second.escalated.count(rec.spec().name()))
@@ -393,6 +402,8 @@ void control_core::decide_placements(decision& d, std::int64_t mono_ms,
       why = rec.node_id() + " is " + status_name(old->status());
     else if (old && old->info().incarnation() != rec.node_incarnation())
       why = rec.node_id() + " restarted";
+    else if (old && role_gave_up(rec.node_id(), rec.spec().role()))
+      why = "role " + rec.spec().role() + " gave up on " + rec.node_id() + " (escalation)";
     else if (old)
       why = name + " gave up on " + rec.node_id() + " (escalation)";
     v1::PlacementRecord next = rec;

@@ -136,6 +136,9 @@ private:
   std::optional<std::string> pick_host(const decision& d, const v1::PlacementRecord& rec,
                                        const std::string& avoid_zone) const;
   bool can_host(const decision& d, const v1::PlacementRecord& rec) const;
+  /// Whether `node` reported that its supervisor of `role` gave up (its
+  /// heartbeats carry "role:<role>" among the escalated names).
+  bool role_gave_up(const std::string& node, const std::string& role) const;
   std::map<std::string, std::size_t> load_per_node(const decision& d) const;
 
   std::string self_;

@@ -8,6 +8,7 @@
 
 #include <csignal>
 #include <memory>
+#include <thread>
 
 using namespace troupe::test;
 using namespace std::chrono_literals;
@@ -19,13 +20,13 @@ namespace {
 struct trio {
   std::vector<std::unique_ptr<node_process>> nodes;
 
-  trio() {
+  explicit trio(std::vector<std::string> extra = {}) {
     for (int i = 1; i <= 3; ++i) {
       std::vector<std::string> seeds;
       if (!nodes.empty())
         seeds.push_back(nodes.front()->cluster_address());
-      nodes.push_back(std::make_unique<node_process>(
-        node_options{"n" + std::to_string(i), "127.0.0." + std::to_string(20 + i), seeds}));
+      nodes.push_back(std::make_unique<node_process>(node_options{
+        "n" + std::to_string(i), "127.0.0." + std::to_string(20 + i), seeds, extra}));
       INFO(nodes.back()->node_id() << " log:\n" << nodes.back()->log());
       REQUIRE(nodes.back()->wait_ready(30s));
     }
@@ -83,8 +84,12 @@ struct trio {
   }
 };
 
-std::string place(node_process& via, const std::string& name) {
-  auto res = troupectl({"--endpoint", via.cluster_address(), "place", name, "--type", "probe"});
+std::string place(node_process& via, const std::string& name, const std::string& role = "") {
+  std::vector<std::string> args{"--endpoint", via.cluster_address(), "place", name, "--type",
+                                "probe"};
+  if (!role.empty())
+    args.insert(args.end(), {"--role", role});
+  auto res = troupectl(args);
   INFO("stderr: " << res.err);
   REQUIRE(res.exit_code == 0);
   return res.out;
@@ -149,6 +154,32 @@ TEST_CASE("control: a graceful stop marks the node left and moves its singleton 
   INFO("events:\n" << log);
   CHECK(log.find(" leave " + host) != std::string::npos);
   CHECK(log.find("left gracefully") != std::string::npos);
+}
+
+// A role's supervisor that exceeds its restart intensity fails that role
+// over: the placements that need it move to another node, which the
+// journal explains, while the node itself stays up.
+TEST_CASE("control: a role that gives up on a node moves the singletons needing it") {
+  trio c{{"--enable-fault-injection", "--max-restarts", "2"}};
+  place(*c.nodes[0], "singleton/rc", "cache");
+  std::string host;
+  REQUIRE(eventually([&] { return !(host = c.ping(*c.nodes[0], "singleton/rc")).empty(); }, 10s));
+  for (int i = 0; i < 4; ++i) {
+    auto res = troupectl({"--endpoint", c.nodes[0]->cluster_address(), "fault", "kill-actor",
+                          "cache/" + host});
+    CHECK_MESSAGE(res.exit_code == 0, res.out << res.err);
+    std::this_thread::sleep_for(300ms);
+  }
+  std::string now_on;
+  REQUIRE(eventually(
+    [&] { return !(now_on = c.ping(*c.nodes[0], "singleton/rc")).empty() && now_on != host; },
+    10s));
+  auto log = c.events(*c.nodes[0]);
+  INFO("events:\n" << log);
+  CHECK(log.find("escalation " + host + " sup/" + host + "/cache") != std::string::npos);
+  CHECK(log.find("moved from " + host + " to " + now_on + ": role cache gave up on " + host)
+        != std::string::npos);
+  CHECK(c.up_members() == 3); // the node itself stays up
 }
 
 TEST_CASE("control: a node that cannot reach a majority says so in /readyz") {

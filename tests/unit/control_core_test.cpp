@@ -277,6 +277,35 @@ TEST_CASE("control: a rejoined node's next failover is timed from its own troubl
   CHECK(back->failover_seconds.front() <= 0.7);
 }
 
+// The top of a role's supervisor gave up on a node: placements that need
+// that role fail over as from a down node (issue 7, "that role fails over
+// the same way"), and none is placed there again.
+TEST_CASE("control: a role that gave up on a node moves the placements needing it") {
+  fixture f;
+  auto a = info("a", 1, {"cache"}), b = info("b", 1, {"cache"});
+  f.run(700, {a, b});
+  f.place("singleton/r", "cache");
+  auto first = f.host("singleton/r");
+  REQUIRE((first == "a" || first == "b"));
+  auto& broken = first == "a" ? a : b;
+  auto& healthy = first == "a" ? b : a;
+  auto with_role_escalated = hb(broken);
+  with_role_escalated.add_escalated("role:cache");
+  for (int t = 0; t < 10; ++t) {
+    f.now += 50;
+    f.core.on_heartbeat(with_role_escalated, f.now);
+    f.beat(healthy);
+    f.settle();
+  }
+  CHECK_EQ(f.host("singleton/r"), healthy.node_id());
+  CHECK_EQ(f.status(broken.node_id()), v1::MEMBER_STATUS_UP); // the node itself is fine
+  bool said = false;
+  for (auto& e : f.journal)
+    said = said || (e.kind == "placement"
+                    && e.reason.find("role cache gave up on " + broken.node_id()) != std::string::npos);
+  CHECK(said);
+}
+
 TEST_CASE("control: placement honours the role and prefers another zone") {
   fixture f;
   auto a = info("a", 1, {"cache"}, "z1"), b = info("b", 1, {"edge"}, "z1"),
