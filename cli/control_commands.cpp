@@ -88,6 +88,7 @@ outcome<envelope> ask_controller(client& c, const caf::actor& gw, const options&
 
 struct place_args {
   std::string name, type, role;
+  std::vector<std::string> apart_from;
   bool remove = false;
 };
 
@@ -96,6 +97,8 @@ int run_place(client& c, const caf::actor& gw, const options& opts, const place_
   req.mutable_spec()->set_name(a.name);
   req.mutable_spec()->set_type(a.type);
   req.mutable_spec()->set_role(a.role);
+  for (auto& partner : a.apart_from)
+    req.mutable_spec()->add_apart_from(partner);
   req.set_remove(a.remove);
   auto reply = ask_controller(c, gw, opts, pack(req));
   if (!reply)
@@ -235,6 +238,9 @@ void add_control_commands(CLI::App& app, chosen_command& chosen) {
   place->add_option("NAME", pa->name, "its logical name, e.g. singleton/ticker")->required();
   place->add_option("--type", pa->type, "a placeable type (built in: probe)");
   place->add_option("--role", pa->role, "only on nodes with this role");
+  place->add_option("--apart-from", pa->apart_from,
+                    "never on the node of this placement, and in another zone while one "
+                    "can host it (repeatable, at most 8)");
   place->add_flag("--remove", pa->remove, "stop it and forget the placement");
   place->callback([&chosen, pa] {
     if (!pa->remove && pa->type.empty())

@@ -3,6 +3,7 @@
 #include "runtime/member_status.hpp"
 
 #include <algorithm>
+#include <set>
 #include <tuple>
 
 namespace troupe::control {
@@ -140,6 +141,11 @@ std::optional<std::string> control_core::on_place(const v1::PlaceRequest& req) {
     return "a placement needs a name of 1 to 200 bytes";
   if (!req.remove() && req.spec().type().empty())
     return "a placement needs a type (e.g. probe)";
+  if (req.spec().apart_from_size() > 8)
+    return "a placement stays apart from at most 8 others";
+  for (auto& partner : req.spec().apart_from())
+    if (partner.empty() || partner.size() > 200 || partner == name)
+      return "apart-from names another placement, of 1 to 200 bytes";
   if (!req.remove() && !placements_.count(name)
       && placements_.size() + requests_.size() >= limits_.max_placements)
     return "too many placements (limit " + std::to_string(limits_.max_placements) + ")";
@@ -322,13 +328,32 @@ bool control_core::role_gave_up(const std::string& node, const std::string& role
   return obs != observed_.end() && obs->second.escalated.count("role:" + role) > 0;
 }
 
+std::string control_core::node_of(const decision& d, const std::string& name) const {
+  if (d.removed_placements.count(name))
+    return {};
+  if (auto i = d.placements.find(name); i != d.placements.end())
+    return i->second.node_id();
+  if (auto i = placements_.find(name); i != placements_.end())
+    return i->second.node_id();
+  return {};
+}
+
+bool control_core::beside_partner(const decision& d, const v1::PlacementRecord& rec,
+                                  const std::string& node) const {
+  for (auto& partner : rec.spec().apart_from())
+    if (partner != rec.spec().name() && !node.empty() && node_of(d, partner) == node)
+      return true;
+  return false;
+}
+
 bool control_core::can_host(const decision& d, const v1::PlacementRecord& rec) const {
   if (rec.node_id().empty())
     return false;
   auto* m = member_after(d, rec.node_id());
   if (!m || !alive(m->status()) || m->info().incarnation() != rec.node_incarnation()
       || !hosts_role(m->info(), rec.spec().role())
-      || role_gave_up(rec.node_id(), rec.spec().role()))
+      || role_gave_up(rec.node_id(), rec.spec().role())
+      || beside_partner(d, rec, rec.node_id()))
     return false;
   auto obs = observed_.find(rec.node_id());
   return obs == observed_.end() || !obs->second.escalated.count(rec.spec().name());
@@ -353,15 +378,23 @@ std::optional<std::string> control_core::pick_host(const decision& d,
   // fails over slower: an election and a takeover grace come first), then
   // the fewest placed actors, then the lowest id.
   std::optional<std::tuple<bool, bool, std::size_t, std::string>> best;
+  // The zones of the placements this one stays apart from: avoided, as
+  // the old host's zone is, while another zone can host it.
+  std::set<std::string> partner_zones;
+  for (auto& partner : rec.spec().apart_from())
+    if (auto* pm = member_after(d, node_of(d, partner)); pm && !zone_of(pm->info()).empty())
+      partner_zones.insert(zone_of(pm->info()));
   auto consider = [&](const v1::MemberRecord& m) {
     auto& node = m.info().node_id();
     if (m.status() != v1::MEMBER_STATUS_UP || !hosts_role(m.info(), rec.spec().role())
-        || role_gave_up(node, rec.spec().role()))
+        || role_gave_up(node, rec.spec().role()) || beside_partner(d, rec, node))
       return;
     if (auto obs = observed_.find(node);
         obs != observed_.end() && obs->second.escalated.count(rec.spec().name()))
       return;
-    bool same_zone = !avoid_zone.empty() && zone_of(m.info()) == avoid_zone;
+    auto zone = zone_of(m.info());
+    bool same_zone = (!avoid_zone.empty() && zone == avoid_zone)
+                     || (!zone.empty() && partner_zones.count(zone));
     std::tuple<bool, bool, std::size_t, std::string> key{same_zone, node == self_, load[node],
                                                          node};
     if (!best || key < *best)
@@ -402,6 +435,8 @@ void control_core::decide_placements(decision& d, std::int64_t mono_ms,
       why = rec.node_id() + " is " + status_name(old->status());
     else if (old && old->info().incarnation() != rec.node_incarnation())
       why = rec.node_id() + " restarted";
+    else if (old && beside_partner(d, rec, rec.node_id()))
+      why = rec.node_id() + " also hosts a placement it must stay apart from";
     else if (old && role_gave_up(rec.node_id(), rec.spec().role()))
       why = "role " + rec.spec().role() + " gave up on " + rec.node_id() + " (escalation)";
     else if (old)

@@ -139,6 +139,11 @@ private:
   /// Whether `node` reported that its supervisor of `role` gave up (its
   /// heartbeats carry "role:<role>" among the escalated names).
   bool role_gave_up(const std::string& node, const std::string& role) const;
+  /// Where placement `name` is after `d` ("" if nowhere or unknown).
+  std::string node_of(const decision& d, const std::string& name) const;
+  /// Whether `node` hosts one of the placements `rec` must stay apart from.
+  bool beside_partner(const decision& d, const v1::PlacementRecord& rec,
+                      const std::string& node) const;
   std::map<std::string, std::size_t> load_per_node(const decision& d) const;
 
   std::string self_;

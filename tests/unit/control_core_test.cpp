@@ -306,6 +306,41 @@ TEST_CASE("control: a role that gave up on a node moves the placements needing i
   CHECK(said);
 }
 
+// Anti-affinity, as a shard's replica needs it: never on its primary's
+// node, in another zone while one can host it, and after a failover still
+// not beside it.
+TEST_CASE("control: a placement stays apart from the ones it names") {
+  fixture f;
+  auto a = info("a", 1, {"all"}, "z1"), b = info("b", 1, {"all"}, "z1"),
+       c = info("c", 1, {"all"}, "z2");
+  f.run(700, {a, b, c});
+  f.place("shard/p", "");
+  v1::PlaceRequest r;
+  r.mutable_spec()->set_name("shard/r");
+  r.mutable_spec()->set_type("probe");
+  r.mutable_spec()->add_apart_from("shard/p");
+  REQUIRE_FALSE(f.core.on_place(r));
+  f.settle();
+  auto p_host = f.host("shard/p"), r_host = f.host("shard/r");
+  CHECK(r_host != p_host);
+  auto zone = [&](const std::string& n) { return n == "c" ? "z2" : "z1"; };
+  CHECK(std::string{zone(r_host)} != zone(p_host));
+  // The primary's node dies; the primary moves, but not beside the replica.
+  std::vector<v1::MemberInfo> alive;
+  for (auto& i : {a, b, c})
+    if (i.node_id() != p_host)
+      alive.push_back(i);
+  f.run(1000, alive);
+  CHECK(f.host("shard/p") != p_host);
+  CHECK(f.host("shard/p") != f.host("shard/r"));
+  // A placement naming itself, or too many others, is refused.
+  v1::PlaceRequest self;
+  self.mutable_spec()->set_name("shard/x");
+  self.mutable_spec()->set_type("probe");
+  self.mutable_spec()->add_apart_from("shard/x");
+  CHECK(f.core.on_place(self));
+}
+
 TEST_CASE("control: placement honours the role and prefers another zone") {
   fixture f;
   auto a = info("a", 1, {"cache"}, "z1"), b = info("b", 1, {"edge"}, "z1"),
