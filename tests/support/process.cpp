@@ -221,6 +221,47 @@ command_result troupectl(const std::vector<std::string>& args,
   return run_command(argv, timeout);
 }
 
+namespace {
+
+// Binds port 0 on `host`; the socket stays open (closed by the caller), so
+// that ports picked while it is open differ from its port.
+int bind_any_port(const std::string& host, uint16_t& port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = 0;
+  inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    throw std::runtime_error("cannot bind " + host + ": " + strerror(errno));
+  }
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  port = ntohs(addr.sin_port);
+  return fd;
+}
+
+// `n` distinct free ports: picked one by one with a free port closed at
+// once, the kernel may hand out the same one twice (a node's admin and edge
+// ports once collided that way).
+std::vector<uint16_t> free_ports(const std::string& host, size_t n) {
+  std::vector<int> fds;
+  std::vector<uint16_t> ports(n);
+  try {
+    for (auto& p : ports)
+      fds.push_back(bind_any_port(host, p));
+  } catch (...) {
+    for (int fd : fds)
+      close(fd);
+    throw;
+  }
+  for (int fd : fds)
+    close(fd);
+  return ports;
+}
+
+} // namespace
+
 uint16_t free_port(const std::string& host) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
@@ -289,10 +330,11 @@ node_process::node_process(node_options opts) : opts_(std::move(opts)) {
   char tmpl[] = "/tmp/troupe-test-XXXXXX";
   work_dir_ = mkdtemp(tmpl);
   data_dir_ = opts_.data_dir.empty() ? work_dir_ + "/data" : opts_.data_dir;
-  cluster_port_ = free_port(opts_.host);
-  admin_port_ = free_port(opts_.host);
-  http_port_ = free_port(opts_.host);
-  resp_port_ = free_port(opts_.host);
+  auto ports = free_ports(opts_.host, 4);
+  cluster_port_ = ports[0];
+  admin_port_ = ports[1];
+  http_port_ = ports[2];
+  resp_port_ = ports[3];
   launch(O_TRUNC);
 }
 
