@@ -606,14 +606,36 @@ caf::error set_seeds(const layer& m, node_config& cfg) {
   return caf::none;
 }
 
-caf::error set_admin_listen(const layer& m, node_config& cfg) {
-  const auto* raw = given(m, "admin-listen", cfg);
+// A listen address of its own (admin, RESP, edge HTTP): HOST:PORT, a host
+// alone with `port`, or by default the host of --listen with `port`.
+caf::error set_listen(const layer& m, node_config& cfg, const char* key, uint16_t port,
+                      host_port& out) {
+  const auto* raw = given(m, key, cfg);
   auto text = raw ? std::optional<std::string>{raw->text} : std::nullopt;
-  auto addr = resolve_listen_address(text, cfg.listen, defaults::admin_port);
+  auto addr = resolve_listen_address(text, cfg.listen, port);
   if (!addr)
     return invalid(*raw, message_of(addr.error())); // the default is valid
-  cfg.admin_listen = std::move(*addr);
+  out = std::move(*addr);
   return caf::none;
+}
+
+caf::error set_admin_listen(const layer& m, node_config& cfg) {
+  return set_listen(m, cfg, "admin-listen", defaults::admin_port, cfg.admin_listen);
+}
+
+// A comma list, each item trimmed of spaces, empty items dropped.
+std::vector<std::string> split_list(std::string_view text) {
+  std::vector<std::string> out;
+  for (size_t pos = 0; pos <= text.size();) {
+    auto comma = std::min(text.find(',', pos), text.size());
+    std::string item{text.substr(pos, comma - pos)};
+    item.erase(0, item.find_first_not_of(' '));
+    item.erase(item.find_last_not_of(' ') + 1);
+    if (!item.empty())
+      out.push_back(std::move(item));
+    pos = comma + 1;
+  }
+  return out;
 }
 
 caf::error set_data_dir(const layer& m, node_config& cfg) {
@@ -828,17 +850,7 @@ caf::error set_origins(const layer& m, node_config& cfg) {
   cfg.edge.origins.clear();
   if (!raw)
     return caf::none;
-  std::string_view text = raw->text;
-  for (size_t pos = 0; pos < text.size();) {
-    auto comma = std::min(text.find(',', pos), text.size());
-    auto item = text.substr(pos, comma - pos);
-    while (!item.empty() && item.front() == ' ')
-      item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ')
-      item.remove_suffix(1);
-    pos = comma + 1;
-    if (item.empty())
-      continue;
+  for (auto& item : split_list(raw->text)) {
     auto addr = parse_origin_url(item);
     if (!addr)
       return invalid(*raw, message_of(addr.error()));
@@ -850,12 +862,9 @@ caf::error set_origins(const layer& m, node_config& cfg) {
 }
 
 caf::error set_http_listen(const layer& m, node_config& cfg) {
-  const auto* raw = given(m, "http-listen", cfg);
-  auto text = raw ? std::optional<std::string>{raw->text} : std::nullopt;
-  auto addr = resolve_listen_address(text, cfg.listen, defaults::edge_http_port);
-  if (!addr)
-    return invalid(*raw, message_of(addr.error()));
-  cfg.edge.http_listen = std::move(*addr);
+  if (auto err = set_listen(m, cfg, "http-listen", defaults::edge_http_port,
+                            cfg.edge.http_listen))
+    return err;
   return set_origins(m, cfg);
 }
 
@@ -990,12 +999,8 @@ caf::error set_bytes(const layer& m, node_config& cfg, const std::string& key,
 // minimum for a useful maxmemory is similar), a bulk limit from 1 MiB
 // (Redis's minimum) to 4 GiB, an output buffer of at least 64 KiB.
 caf::error set_cache(const layer& m, node_config& cfg) {
-  const auto* raw = given(m, "resp-listen", cfg);
-  auto text = raw ? std::optional<std::string>{raw->text} : std::nullopt;
-  auto addr = resolve_listen_address(text, cfg.listen, defaults::resp_port);
-  if (!addr)
-    return invalid(*raw, message_of(addr.error()));
-  cfg.resp_listen = std::move(*addr);
+  if (auto err = set_listen(m, cfg, "resp-listen", defaults::resp_port, cfg.resp_listen))
+    return err;
   using nc = node_config;
   if (auto err = set_bytes(m, cfg, "cache-max-memory", &nc::cache_max_memory_bytes,
                            defaults::cache_max_memory_bytes, 1 << 20, uint64_t{1} << 42))
@@ -1013,20 +1018,6 @@ caf::error set_cache(const layer& m, node_config& cfg) {
     return err;
   return set_uint(m, cfg, "cache-io-threads", &nc::cache_io_threads,
                   defaults::cache_io_threads, 0, 256);
-}
-
-std::vector<std::string> split_list(std::string_view text) {
-  std::vector<std::string> out;
-  for (size_t pos = 0; pos <= text.size();) {
-    auto comma = std::min(text.find(',', pos), text.size());
-    std::string item{text.substr(pos, comma - pos)};
-    item.erase(0, item.find_first_not_of(' '));
-    item.erase(item.find_last_not_of(' ') + 1);
-    if (!item.empty())
-      out.push_back(std::move(item));
-    pos = comma + 1;
-  }
-  return out;
 }
 
 caf::error set_labels(const layer& m, node_config& cfg) {

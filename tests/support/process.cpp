@@ -263,19 +263,9 @@ std::vector<uint16_t> free_ports(const std::string& host, size_t n) {
 } // namespace
 
 uint16_t free_port(const std::string& host) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = 0;
-  inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    throw std::runtime_error("cannot bind " + host + ": " + strerror(errno));
-  }
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
+  uint16_t port = 0;
+  close(bind_any_port(host, port));
+  return port;
 }
 
 int http_get(const std::string& host, uint16_t port, const std::string& path,

@@ -52,6 +52,22 @@ struct fixture {
 
   void beat(const v1::MemberInfo& i) { core.on_heartbeat(hb(i), now); }
 
+  // Ticks of 50 ms with heartbeats from `alive` only, committing every
+  // decision, until one re-places an actor off a down node (within 1 s).
+  std::optional<decision> first_failover(const v1::MemberInfo& alive) {
+    for (int t = 0; t < 20; ++t) {
+      now += 50;
+      beat(alive);
+      auto d = core.next_decision(now, 0);
+      if (!d)
+        continue;
+      core.committed(*d);
+      if (!d->failover_seconds.empty())
+        return d;
+    }
+    return std::nullopt;
+  }
+
   // Advances time in 50 ms ticks, with heartbeats from `alive` each tick.
   void run(std::int64_t ms, const std::vector<v1::MemberInfo>& alive) {
     for (std::int64_t t = 0; t < ms; t += 50) {
@@ -211,17 +227,7 @@ TEST_CASE("control: the failover decision writes the directory and measures the 
   f.place("singleton/a", "");
   auto first = f.host("singleton/a");
   auto other = first == "n2" ? n3 : n2;
-  std::optional<decision> seen;
-  for (int t = 0; t < 20 && !seen; ++t) {
-    f.now += 50;
-    f.beat(other);
-    auto d = f.core.next_decision(f.now, 0);
-    if (!d)
-      continue;
-    if (!d->failover_seconds.empty())
-      seen = d;
-    f.core.committed(*d);
-  }
+  auto seen = f.first_failover(other);
   REQUIRE(seen);
   bool dir = false;
   for (auto& w : seen->writes)
@@ -248,31 +254,11 @@ TEST_CASE("control: a rejoined node's next failover is timed from its own troubl
   f.run(3000, {other, victim}); // rejoined, healthy for 3 s
   REQUIRE(f.status(victim.node_id()) == v1::MEMBER_STATUS_UP);
   // Now the singleton's host dies; the rejoined node takes it over.
-  std::optional<decision> seen;
-  for (int t = 0; t < 20 && !seen; ++t) {
-    f.now += 50;
-    f.beat(victim);
-    auto d = f.core.next_decision(f.now, 0);
-    if (!d)
-      continue;
-    if (!d->failover_seconds.empty())
-      seen = d;
-    f.core.committed(*d);
-  }
+  auto seen = f.first_failover(victim);
   REQUIRE(seen);
   CHECK(seen->failover_seconds.front() <= 0.7);
   // And the victim's own old trouble never counts again: kill it now.
-  std::optional<decision> back;
-  for (int t = 0; t < 20 && !back; ++t) {
-    f.now += 50;
-    f.beat(other);
-    auto d = f.core.next_decision(f.now, 0);
-    if (!d)
-      continue;
-    if (!d->failover_seconds.empty())
-      back = d;
-    f.core.committed(*d);
-  }
+  auto back = f.first_failover(other);
   REQUIRE(back);
   CHECK(back->failover_seconds.front() <= 0.7);
 }
