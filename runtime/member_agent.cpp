@@ -322,6 +322,7 @@ void on_ack(agent* self, const v1::HeartbeatAck& ack, std::int64_t sent_ms,
   if (ack.full()) {
     apply_records(self, ack);
     st.known_revision = ack.revision();
+    st.ctx->placements.publish(ack);
   }
 }
 

@@ -43,6 +43,7 @@ v1::MemberInfo self_info(const node_context& ctx) {
   info.set_node_id(ctx.self.node_id);
   info.set_cluster_address(ctx.self.cluster_address);
   info.set_admin_address(ctx.self.admin_address);
+  info.set_resp_address(ctx.self.resp_address);
   for (auto& r : ctx.self.roles)
     info.add_roles(r);
   info.set_incarnation(ctx.self.incarnation);

@@ -73,6 +73,8 @@ std::shared_ptr<node_context> make_context(const node_config& cfg,
       s.roles.push_back(r);
   s.cluster_address = cfg.advertise.to_string();
   s.admin_address = cfg.admin_listen.to_string();
+  if (has_role(cfg, "cache"))
+    s.resp_address = cfg.resp_listen.to_string();
   for (auto& seed : cfg.seeds)
     s.seeds.push_back(seed.to_string());
   s.labels = cfg.labels;

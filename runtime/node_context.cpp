@@ -1,5 +1,7 @@
 #include "runtime/node_context.hpp"
 
+#include "troupe/control.pb.h"
+
 #include <algorithm>
 
 namespace troupe {
@@ -80,6 +82,33 @@ int64_t wall_clock_ms() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
     .count();
+}
+
+} // namespace troupe
+
+namespace troupe {
+
+void placement_feed::subscribe(listener fn) {
+  std::shared_ptr<const v1::HeartbeatAck> last;
+  {
+    std::lock_guard guard{mtx_};
+    listeners_.push_back(fn);
+    last = last_;
+  }
+  if (last)
+    fn(*last);
+}
+
+void placement_feed::publish(const v1::HeartbeatAck& ack) {
+  auto copy = std::make_shared<const v1::HeartbeatAck>(ack);
+  std::vector<listener> fns;
+  {
+    std::lock_guard guard{mtx_};
+    last_ = copy;
+    fns = listeners_;
+  }
+  for (auto& fn : fns)
+    fn(*copy);
 }
 
 } // namespace troupe

@@ -21,6 +21,10 @@
 #include <string>
 #include <vector>
 
+namespace troupe::v1 {
+class HeartbeatAck;
+} // namespace troupe::v1
+
 namespace troupe::auth {
 class session_table; // runtime/auth.hpp
 class signer;
@@ -78,11 +82,28 @@ private:
   std::map<std::string, probe> probes_;
 };
 
+/// The committed member and placement records as this node learns them
+/// (the member agent publishes every full heartbeat ack). A listener is
+/// called on the agent's thread, once at once with the last records if any,
+/// then after every change; it must not block (the cache's slot map).
+class placement_feed {
+public:
+  using listener = std::function<void(const v1::HeartbeatAck&)>;
+  void subscribe(listener fn);
+  void publish(const v1::HeartbeatAck& ack);
+
+private:
+  std::mutex mtx_;
+  std::vector<listener> listeners_;
+  std::shared_ptr<const v1::HeartbeatAck> last_;
+};
+
 struct node_settings {
   std::string node_id;
   std::vector<std::string> roles;
   std::string cluster_address; // advertised
   std::string admin_address;
+  std::string resp_address;    // the cache role's RESP port, "" without it
   std::vector<std::string> seeds;
   std::map<std::string, std::string> labels; // e.g. region, zone
   uint64_t incarnation = 0;
@@ -133,6 +154,7 @@ struct node_context {
   /// Outgoing cluster connections (runtime/source_connector.hpp); empty:
   /// CAF's own middleman actor.
   caf::actor connector;
+  placement_feed placements;
   /// Routes added by role factories; read-only once the admin port opens.
   std::vector<admin_route> admin_routes;
 };

@@ -55,4 +55,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(troupe, caf::first_custom_type_id)
   CAF_ADD_ATOM(troupe, troupe, ws_text_atom, "wstext")
   CAF_ADD_ATOM(troupe, troupe, ws_resync_atom, "wsresync")
 
+  // The cache cluster: a RESP command to forward (proxy mode) and a
+  // primary's wake-up when its backlog grew (actors/cache/cluster.hpp).
+  CAF_ADD_ATOM(troupe, troupe, cache_proxy_atom, "cproxy")
+  CAF_ADD_ATOM(troupe, troupe, cache_wake_atom, "cwake")
+
 CAF_END_TYPE_ID_BLOCK(troupe)

@@ -146,6 +146,31 @@ std::optional<std::string> control_core::on_place(const v1::PlaceRequest& req) {
   for (auto& partner : req.spec().apart_from())
     if (partner.empty() || partner.size() > 200 || partner == name)
       return "apart-from names another placement, of 1 to 200 bytes";
+  if (req.spec().slots_size() > 1024)
+    return "a placement serves at most 1024 slot ranges";
+  if (req.spec().standby().size() > 200 || req.spec().standby() == name)
+    return "standby names another placement, of 1 to 200 bytes";
+  for (auto& r : req.spec().slots()) {
+    if (r.start() > r.end() || r.end() > 16383)
+      return "slot range " + std::to_string(r.start()) + "-" + std::to_string(r.end())
+             + " is not within 0-16383";
+    auto overlaps = [&](const v1::PlacementSpec& other) {
+      if (other.name() == name)
+        return false;
+      for (auto& o : other.slots())
+        if (o.start() <= r.end() && r.start() <= o.end())
+          return true;
+      return false;
+    };
+    for (auto& [other, rec] : placements_)
+      if (overlaps(rec.spec()))
+        return "slots " + std::to_string(r.start()) + "-" + std::to_string(r.end())
+               + " overlap those of " + other;
+    for (auto& q : requests_)
+      if (!q.remove() && overlaps(q.spec()))
+        return "slots " + std::to_string(r.start()) + "-" + std::to_string(r.end())
+               + " overlap those of " + q.spec().name();
+  }
   if (!req.remove() && !placements_.count(name)
       && placements_.size() + requests_.size() >= limits_.max_placements)
     return "too many placements (limit " + std::to_string(limits_.max_placements) + ")";
@@ -418,16 +443,25 @@ void control_core::decide_placements(decision& d, std::int64_t mono_ms,
       current.push_back(rec);
   for (auto& [name, rec] : d.placements)
     current.push_back(rec);
-  for (auto& rec : current) {
-    if (d.writes.size() >= max_writes_per_decision)
-      break; // the rest on the next tick: a transaction has at most 128 ops
+  std::vector<std::string> promoted; // standbys whose partner took their node
+  auto decide = [&](const v1::PlacementRecord& rec) {
     if (can_host(d, rec))
-      continue;
+      return;
     auto& name = rec.spec().name();
     auto* old = rec.node_id().empty() ? nullptr : member_after(d, rec.node_id());
-    auto host = pick_host(d, rec, old ? zone_of(old->info()) : std::string{});
+    // A primary moves to its standby's node while that one is hosted: the
+    // replica there has the data (docs/cache-cluster.md, "Failover").
+    std::optional<std::string> host;
+    std::string standby_node;
+    if (auto sb = record_after(d, rec.spec().standby()); sb && can_host(d, *sb)
+        && sb->node_id() != rec.node_id() && eligible(d, rec, sb->node_id())) {
+      standby_node = sb->node_id();
+      host = standby_node;
+    }
+    if (!host)
+      host = pick_host(d, rec, old ? zone_of(old->info()) : std::string{});
     if (!host && rec.node_id().empty() && !d.placements.count(name))
-      continue; // still nowhere to go: nothing new to write
+      return; // still nowhere to go: nothing new to write
     std::string why;
     if (!old && !rec.node_id().empty())
       why = rec.node_id() + " is gone";
@@ -448,9 +482,14 @@ void control_core::decide_placements(decision& d, std::int64_t mono_ms,
       auto* m = member_after(d, *host);
       next.set_node_id(*host);
       next.set_node_incarnation(m->info().incarnation());
-      next.set_reason(rec.node_id().empty() ? "placed on " + *host
-                                            : "moved from " + rec.node_id() + " to "
-                                                + *host + ": " + why);
+      if (!standby_node.empty()) {
+        next.set_reason("promoted " + rec.spec().standby() + " on " + *host + ": " + why);
+        promoted.push_back(rec.spec().standby());
+      } else {
+        next.set_reason(rec.node_id().empty() ? "placed on " + *host
+                                              : "moved from " + rec.node_id() + " to "
+                                                  + *host + ": " + why);
+      }
       d.writes.push_back({directory_key(name), *host, {}});
     } else {
       next.set_node_id("");
@@ -465,7 +504,38 @@ void control_core::decide_placements(decision& d, std::int64_t mono_ms,
     d.writes.push_back({placement_key(name), next.SerializeAsString(), {}});
     add_entry(d, "placement", next.node_id(), name, next.reason(), wall_ms);
     d.placements[name] = std::move(next);
+  };
+  for (auto& rec : current) {
+    if (d.writes.size() >= max_writes_per_decision)
+      break; // the rest on the next tick: a transaction has at most 128 ops
+    decide(rec);
   }
+  // A promoted standby now shares its node with its primary: place it
+  // again in the same transaction, wherever the loop above saw it.
+  for (auto& name : promoted)
+    if (auto sb = record_after(d, name); sb && d.writes.size() < max_writes_per_decision)
+      decide(*sb);
+}
+
+std::optional<v1::PlacementRecord> control_core::record_after(const decision& d,
+                                                              const std::string& name) const {
+  if (name.empty() || d.removed_placements.count(name))
+    return std::nullopt;
+  if (auto i = d.placements.find(name); i != d.placements.end())
+    return i->second;
+  if (auto i = placements_.find(name); i != placements_.end())
+    return i->second;
+  return std::nullopt;
+}
+
+bool control_core::eligible(const decision& d, const v1::PlacementRecord& rec,
+                            const std::string& node) const {
+  auto* m = member_after(d, node);
+  if (!m || m->status() != v1::MEMBER_STATUS_UP || !hosts_role(m->info(), rec.spec().role())
+      || role_gave_up(node, rec.spec().role()))
+    return false;
+  auto obs = observed_.find(node);
+  return obs == observed_.end() || !obs->second.escalated.count(rec.spec().name());
 }
 
 void control_core::decide_appends(decision& d) {

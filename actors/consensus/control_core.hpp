@@ -145,6 +145,12 @@ private:
   bool beside_partner(const decision& d, const v1::PlacementRecord& rec,
                       const std::string& node) const;
   std::map<std::string, std::size_t> load_per_node(const decision& d) const;
+  /// Placement `name` as it is after `d`, if it exists.
+  std::optional<v1::PlacementRecord> record_after(const decision& d,
+                                                  const std::string& name) const;
+  /// Whether `node` is UP, runs rec's role and has not given up on it.
+  bool eligible(const decision& d, const v1::PlacementRecord& rec,
+                const std::string& node) const;
 
   std::string self_;
   timing timing_;

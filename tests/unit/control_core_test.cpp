@@ -327,6 +327,89 @@ TEST_CASE("control: a placement stays apart from the ones it names") {
   CHECK(f.core.on_place(self));
 }
 
+TEST_CASE("control: a primary is promoted onto its standby's node, and the standby moves") {
+  fixture f;
+  auto a = info("a"), b = info("b"), c = info("c");
+  f.run(700, {a, b, c});
+  v1::PlaceRequest p;
+  p.mutable_spec()->set_name("cache/shard-0/primary");
+  p.mutable_spec()->set_type("cache-primary");
+  p.mutable_spec()->set_standby("cache/shard-0/replica");
+  auto* range = p.mutable_spec()->add_slots();
+  range->set_start(0);
+  range->set_end(8191);
+  REQUIRE_FALSE(f.core.on_place(p));
+  f.settle();
+  v1::PlaceRequest r;
+  r.mutable_spec()->set_name("cache/shard-0/replica");
+  r.mutable_spec()->set_type("cache-replica");
+  r.mutable_spec()->add_apart_from("cache/shard-0/primary");
+  REQUIRE_FALSE(f.core.on_place(r));
+  f.settle();
+  auto p_host = f.host("cache/shard-0/primary"), r_host = f.host("cache/shard-0/replica");
+  REQUIRE(p_host != r_host);
+  std::vector<v1::MemberInfo> alive;
+  for (auto& i : {a, b, c})
+    if (i.node_id() != p_host)
+      alive.push_back(i);
+  // The decision that moves the primary also moves the replica, so there
+  // is never a committed state with both on one node.
+  f.run(1000, alive);
+  CHECK(f.host("cache/shard-0/primary") == r_host);
+  auto new_replica = f.host("cache/shard-0/replica");
+  CHECK(new_replica != r_host);
+  CHECK(new_replica != p_host);
+  CHECK_FALSE(new_replica.empty());
+  bool promoted = false;
+  for (auto& e : f.journal)
+    promoted |= e.subject == "cache/shard-0/primary"
+                && e.reason.find("promoted cache/shard-0/replica on " + r_host)
+                     != std::string::npos;
+  CHECK(promoted);
+  // Slot ranges must be valid and must not overlap another placement's.
+  v1::PlaceRequest overlap;
+  overlap.mutable_spec()->set_name("cache/shard-1/primary");
+  overlap.mutable_spec()->set_type("cache-primary");
+  auto* o = overlap.mutable_spec()->add_slots();
+  o->set_start(8000);
+  o->set_end(9000);
+  auto why = f.core.on_place(overlap);
+  REQUIRE(why);
+  CHECK(why->find("overlap those of cache/shard-0/primary") != std::string::npos);
+  o->set_start(9000);
+  o->set_end(16384);
+  CHECK(f.core.on_place(overlap));
+  o->set_end(16383);
+  CHECK_FALSE(f.core.on_place(overlap));
+}
+
+TEST_CASE("control: a standby on a down node is not promoted") {
+  fixture f;
+  auto a = info("a"), b = info("b"), c = info("c");
+  f.run(700, {a, b, c});
+  v1::PlaceRequest p;
+  p.mutable_spec()->set_name("s/primary");
+  p.mutable_spec()->set_type("cache-primary");
+  p.mutable_spec()->set_standby("s/replica");
+  REQUIRE_FALSE(f.core.on_place(p));
+  f.settle();
+  v1::PlaceRequest r;
+  r.mutable_spec()->set_name("s/replica");
+  r.mutable_spec()->set_type("cache-replica");
+  r.mutable_spec()->add_apart_from("s/primary");
+  REQUIRE_FALSE(f.core.on_place(r));
+  f.settle();
+  auto p_host = f.host("s/primary"), r_host = f.host("s/replica");
+  std::vector<v1::MemberInfo> alive;
+  for (auto& i : {a, b, c})
+    if (i.node_id() != p_host && i.node_id() != r_host)
+      alive.push_back(i);
+  REQUIRE(alive.size() == 1);
+  f.run(1500, alive);
+  CHECK(f.host("s/primary") == alive[0].node_id());
+  CHECK(f.host("s/replica").empty());
+}
+
 TEST_CASE("control: placement honours the role and prefers another zone") {
   fixture f;
   auto a = info("a", 1, {"cache"}, "z1"), b = info("b", 1, {"edge"}, "z1"),
