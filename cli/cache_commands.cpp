@@ -232,7 +232,7 @@ int run_stats(const cache_args& a, const options& opts) {
 
 void add_cache_commands(CLI::App& app, chosen_command& chosen, const options& opts) {
   auto* cache = app.add_subcommand(
-    "cache", "the cache role over RESP: stats, get, set, del (--resp HOST:PORT)");
+    "cache", "the cache role: stats, get, set, del over RESP (--resp HOST:PORT); create, slots, shards of a cache cluster");
   cache->require_subcommand(1);
   auto args = std::make_shared<cache_args>();
   args->resp = resp_default();
@@ -254,6 +254,7 @@ void add_cache_commands(CLI::App& app, chosen_command& chosen, const options& op
   cache->add_subcommand("del", "delete keys; prints how many existed")
     ->callback([&chosen, args, o] { chosen.offline = [args, o] { return run_del(*args, *o); }; })
     ->add_option("KEYS", args->words, "the keys")->required();
+  add_cache_cluster_commands(*cache, chosen);
 }
 
 } // namespace troupe::cli

@@ -11,4 +11,9 @@ namespace troupe::cli {
 /// Adds the cache command group to `app`.
 void add_cache_commands(CLI::App& app, chosen_command& chosen, const options& opts);
 
+/// `troupectl cache create|slots|shards` (docs/cache-cluster.md): the
+/// cluster's shards, as placements through the controller on the Raft
+/// leader (these go through the cluster port, --endpoint).
+void add_cache_cluster_commands(CLI::App& cache, chosen_command& chosen);
+
 } // namespace troupe::cli

@@ -18,17 +18,11 @@
 
 namespace troupe::cli {
 
-namespace {
-
 using namespace std::chrono_literals;
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
-}
-
 // -- the controller on the Raft leader ----------------------------------------
+
+namespace {
 
 // The leader hint in a controller's answer, "" if it answered as leader.
 std::string redirect_of(const envelope& env) {
@@ -41,8 +35,8 @@ std::string redirect_of(const envelope& env) {
   return {};
 }
 
-// Asks the controller on the endpoint's node, or on each consensus node, and
-// follows leader hints, within --timeout-ms.
+} // namespace
+
 outcome<envelope> ask_controller(client& c, const caf::actor& gw, const options& opts,
                                  const envelope& msg) {
   auto target = reach_members(c, gw, opts);
@@ -82,6 +76,16 @@ outcome<envelope> ask_controller(client& c, const caf::actor& gw, const options&
     ++i;
   }
   return failure{exit_failed, "cannot reach the controller on the Raft leader: " + last};
+}
+
+namespace {
+
+using namespace std::chrono_literals;
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
 }
 
 // -- troupectl place / placements ----------------------------------------------

@@ -234,6 +234,15 @@ const std::vector<setting>& settings() {
      "cache: open RESP connections allowed (default: "
        + std::to_string(cache_max_clients) + ")",
      [](nc c) { return std::to_string(c.cache_max_clients); }},
+    {"cache-proxy", k::text, "on|off",
+     "cache cluster: serve keys of other nodes' shards by forwarding the command "
+     "through the runtime (on), or answer -MOVED as Redis Cluster does (off) "
+     "(default: on)",
+     [](nc c) { return toml_quote(c.cache_proxy ? "on" : "off"); }},
+    {"cache-repl-backlog", k::text, "BYTES",
+     "cache cluster: replication backlog per primary shard; a replica further "
+     "behind gets a full sync (default: 64mb)",
+     [](nc c) { return toml_quote(std::to_string(c.cache_repl_backlog_bytes)); }},
     {"cache-io-threads", k::integer, "N",
      "cache: RESP I/O threads, 0 for one per core (default: 0)",
      [](nc c) { return std::to_string(c.cache_io_threads); }},
@@ -1016,6 +1025,13 @@ caf::error set_cache(const layer& m, node_config& cfg) {
   if (auto err = set_uint(m, cfg, "cache-max-clients", &nc::cache_max_clients,
                           defaults::cache_max_clients, 1, 1'000'000))
     return err;
+  if (auto err = set_flag(m, cfg, "cache-proxy", &nc::cache_proxy))
+    return err;
+  if (!given(m, "cache-proxy", cfg))
+    cfg.cache_proxy = true;
+  if (auto err = set_bytes(m, cfg, "cache-repl-backlog", &nc::cache_repl_backlog_bytes,
+                           defaults::cache_repl_backlog_bytes, 1 << 20, uint64_t{1} << 34))
+    return err;
   return set_uint(m, cfg, "cache-io-threads", &nc::cache_io_threads,
                   defaults::cache_io_threads, 0, 256);
 }
@@ -1090,7 +1106,8 @@ bool same_settings(const node_config& x, const node_config& y) {
                     c.member_down_after_ms, c.resp_listen,
                     c.cache_max_memory_bytes, c.proto_max_bulk_len,
                     c.cache_output_buffer_limit_bytes, c.cache_max_clients,
-                    c.cache_io_threads, c.bind_source,
+                    c.cache_io_threads, c.cache_proxy, c.cache_repl_backlog_bytes,
+                    c.bind_source,
                     c.enable_fault_injection, c.edge, c.labels, c.dashboard_token,
                     c.dashboard_allow_origins);
   };

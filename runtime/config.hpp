@@ -79,6 +79,8 @@ struct node_config {
   uint64_t cache_output_buffer_limit_bytes = 0; // cut off a client past this
   uint64_t cache_max_clients = 0;
   uint32_t cache_io_threads = 0;         // 0: one per core
+  bool cache_proxy = true;               // forward other shards' keys (else -MOVED)
+  uint64_t cache_repl_backlog_bytes = 0; // per primary shard
   std::string bind_source;          // local IP for outgoing cluster connections; "" = any
   bool enable_fault_injection = false; // accept `troupectl fault ...` (docs/faults.md)
   /// Free-form labels of this node, e.g. region and zone; peers see them in

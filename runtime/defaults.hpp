@@ -96,6 +96,7 @@ constexpr uint64_t proto_max_bulk_len = uint64_t{512} << 20;
 constexpr uint64_t cache_output_buffer_limit_bytes = uint64_t{64} << 20;
 constexpr uint64_t cache_max_clients = 10000; // Redis maxclients default
 constexpr uint32_t cache_io_threads = 0;      // one per core
+constexpr uint64_t cache_repl_backlog_bytes = uint64_t{64} << 20; // 64 MiB
 
 // -- edge (docs/edge.md) ------------------------------------------------------------
 // 0 threads = one asio io_context per core (std::thread::hardware_concurrency).

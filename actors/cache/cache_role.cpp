@@ -1,14 +1,16 @@
 #include "actors/cache/cache_role.hpp"
 
-#include "actors/cache/engine.hpp"
-#include "actors/cache/server.hpp"
+#include "actors/cache/role_state.hpp"
 #include "net/errors.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/metrics.hpp"
+#include "runtime/named.hpp"
 #include "runtime/proto_actor.hpp"
 #include "troupe/cache.pb.h"
+#include "troupe/control.pb.h"
 
 #include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
 
 #include <thread>
 
@@ -16,37 +18,53 @@ namespace troupe::cache {
 
 namespace {
 
-struct cache_node {
-  std::unique_ptr<engine> eng;
-  std::unique_ptr<resp_server> server;
-};
-
 uint32_t io_threads_for(const node_config& cfg) {
   if (cfg.cache_io_threads > 0)
     return cfg.cache_io_threads;
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-caf::error add_metrics(metrics_registry& reg, std::shared_ptr<cache_node> node) {
-  auto* eng = node->eng.get();
-  auto totals = [eng] { return eng->totals(); };
+// The largest primary replication lag here, in bytes not yet acknowledged
+// by the slowest replica heard from.
+double replication_lag(cluster& cl) {
+  uint64_t lag = 0;
+  auto m = cl.map();
+  for (auto& sh : m->shards) {
+    if (sh.primary.node != cl.config().node_id)
+      continue;
+    auto eng = cl.shard_engine(sh.name);
+    auto* bl = eng->backlog();
+    if (!bl || !eng->recording())
+      continue;
+    auto end = bl->end_offset();
+    for (auto& [replica, off] : bl->replica_offsets())
+      lag = std::max(lag, end > off ? end - off : 0);
+  }
+  return static_cast<double>(lag);
+}
+
+caf::error add_metrics(metrics_registry& reg, std::shared_ptr<role_state> rs) {
+  auto* cl = rs->cl.get();
+  auto* eng = &cl->standalone();
+  auto totals = [cl] { return cl->totals(); };
   struct item {
     const char* name;
     const char* help;
     bool counter;
     std::function<double()> fn;
   };
+  auto& cc = cl->counters();
   std::vector<item> items{
     {"troupe_cache_hits_total", "Key lookups by read commands that found the key.", true,
      [=] { return double(totals().hits); }},
     {"troupe_cache_misses_total", "Key lookups by read commands that missed.", true,
      [=] { return double(totals().misses); }},
-    {"troupe_cache_keys", "Keys held (including expired keys not yet collected).", false,
-     [=] { return double(totals().keys); }},
+    {"troupe_cache_keys", "Keys held, replicas' included (and expired keys not yet collected).",
+     false, [=] { return double(totals().keys); }},
     {"troupe_cache_memory_bytes", "Bytes the keyspace is charged for (used_memory).", false,
      [=] { return double(totals().used_bytes); }},
-    {"troupe_cache_max_memory_bytes", "The eviction limit (--cache-max-memory).", false,
-     [eng] { return double(eng->config().max_memory_bytes); }},
+    {"troupe_cache_max_memory_bytes", "The eviction limit (--cache-max-memory) per engine.",
+     false, [eng] { return double(eng->config().max_memory_bytes); }},
     {"troupe_cache_evictions_total", "Keys evicted to stay under the memory limit.", true,
      [=] { return double(totals().evicted); }},
     {"troupe_cache_expired_keys_total", "Keys deleted because their TTL passed.", true,
@@ -63,10 +81,29 @@ caf::error add_metrics(metrics_registry& reg, std::shared_ptr<cache_node> node) 
      [eng] { return double(eng->counters().output_limit_disconnects.load()); }},
     {"troupe_cache_protocol_errors_total", "Connections closed for a RESP protocol error.",
      true, [eng] { return double(eng->counters().protocol_errors.load()); }},
+    {"troupe_cache_forwarded_total",
+     "Commands forwarded to the node of their key's primary (proxy mode).", true,
+     [&cc] { return double(cc.forwarded.load()); }},
+    {"troupe_cache_forward_errors_total",
+     "Forwarded commands answered with an error by the runtime (timeouts, restarts).", true,
+     [&cc] { return double(cc.forward_errors.load()); }},
+    {"troupe_cache_forward_shed_total",
+     "Commands refused because too many forwarded ones were in flight.", true,
+     [&cc] { return double(cc.forward_shed.load()); }},
+    {"troupe_cache_moved_total", "-MOVED redirections answered.", true,
+     [&cc] { return double(cc.moved.load()); }},
+    {"troupe_cache_crossslot_total", "Multi-key commands refused with -CROSSSLOT.", true,
+     [&cc] { return double(cc.crossslot.load()); }},
+    {"troupe_cache_unserved_total",
+     "Commands for a slot with no primary (CLUSTERDOWN) or one being taken over (TRYAGAIN).",
+     true, [&cc] { return double(cc.unserved.load()); }},
+    {"troupe_cache_replication_lag_bytes",
+     "Bytes a primary shard here has written that its slowest replica has not acknowledged.",
+     false, [cl] { return replication_lag(*cl); }},
   };
   for (auto& it : items) {
-    // The callbacks hold the node, so the engine outlives every scrape.
-    auto fn = [node, f = it.fn] { return f(); };
+    // The callbacks hold the role state, so the cluster outlives every scrape.
+    auto fn = [rs, f = it.fn] { return f(); };
     auto err = it.counter ? reg.callback_counter({it.name, it.help}, fn)
                           : reg.callback_gauge({it.name, it.help}, fn);
     if (err)
@@ -75,8 +112,9 @@ caf::error add_metrics(metrics_registry& reg, std::shared_ptr<cache_node> node) 
   return caf::none;
 }
 
-v1::CacheStats stats_of(engine& eng, const std::string& node_id, const std::string& address) {
-  auto t = eng.totals();
+v1::CacheStats stats_of(cluster& cl, const std::string& node_id, const std::string& address) {
+  auto t = cl.totals();
+  auto& eng = cl.standalone();
   v1::CacheStats s;
   s.set_node_id(node_id);
   s.set_resp_address(address);
@@ -92,23 +130,106 @@ v1::CacheStats stats_of(engine& eng, const std::string& node_id, const std::stri
   return s;
 }
 
-// The actor answers admin requests (the dashboard's cache panel); the data
-// path is the RESP server's own threads.
-caf::behavior cache_actor(caf::event_based_actor*, std::shared_ptr<cache_node> node,
+std::string error_reply(const std::string& text) {
+  return "-" + text + "\r\n";
+}
+
+// The actor answers admin requests (the dashboard's cache panel) and
+// carries proxy mode's traffic: commands this node's clients sent for
+// another node's shard go out from here, and those other nodes forward to
+// this one are run here. The data path of local keys is the RESP server's
+// own threads.
+caf::behavior cache_actor(caf::event_based_actor* self, std::shared_ptr<role_state> rs,
                           std::string address, child_context ctx) {
   proto_handlers handlers;
   auto id = ctx.name.substr(ctx.name.find('/') + 1);
-  handlers.on<v1::CacheStatsRequest>([node, id, address](const v1::CacheStatsRequest&) {
-    return stats_of(*node->eng, id, address);
+  auto* cl = rs->cl.get();
+  handlers.on<v1::CacheStatsRequest>([cl, id, address](const v1::CacheStatsRequest&) {
+    return stats_of(*cl, id, address);
   });
-  return handlers.to_behavior(ctx.gate);
+  handlers.on<v1::CacheProxyCommand>([cl](const v1::CacheProxyCommand& cmd) {
+    std::vector<std::string_view> args{cmd.args().begin(), cmd.args().end()};
+    v1::CacheProxyReply reply;
+    if (args.empty()) {
+      reply.set_reply(error_reply("ERR empty forwarded command"));
+      return reply;
+    }
+    std::string shard;
+    uint64_t offset = 0;
+    reply.set_reply(cl->execute_forwarded(args, cmd.protocol() == 3 ? 3 : 2, shard, offset));
+    reply.set_shard(shard);
+    reply.set_offset(offset);
+    return reply;
+  });
+  auto gate = ctx.gate;
+  auto node_ctx = rs->ctx;
+  return {
+    [self, cl, node_ctx](cache_proxy_atom, uint64_t call, const std::string& node,
+                         envelope& cmd) {
+      request_by_name(
+        self, node_ctx, "cache/" + node, std::move(cmd), std::chrono::milliseconds{2000},
+        [cl, call](envelope& env) {
+          auto reply = unpack<v1::CacheProxyReply>(env);
+          cl->complete(call, reply ? reply->reply()
+                                   : error_reply("TRYAGAIN unreadable forwarded reply"));
+        },
+        [cl, call, node](caf::error& err) {
+          cl->complete(call, error_reply("TRYAGAIN forwarding to " + node
+                                         + " failed: " + caf::to_string(err)));
+        });
+    },
+    [handlers, gate](const envelope& env) -> caf::result<envelope> {
+      if (gate)
+        gate->leave();
+      auto res = handlers.dispatch(env);
+      if (!res)
+        return std::move(res.error());
+      return std::move(*res);
+    },
+  };
+}
+
+// The I/O threads' way into the runtime: the current incarnation of
+// cache/<node-id> takes the command (it may be restarting: then no).
+cluster::transport_fn transport(std::shared_ptr<role_state> rs) {
+  return [rs](uint64_t call, const std::string& node, std::vector<std::string> args,
+              int protocol) {
+    auto entry = rs->ctx->table->find(rs->actor_name);
+    if (!entry || !entry->handle)
+      return false;
+    v1::CacheProxyCommand cmd;
+    size_t bytes = 0;
+    for (auto& a : args) {
+      bytes += a.size();
+      cmd.add_args(std::move(a));
+    }
+    if (bytes > max_envelope_bytes - 4096) {
+      rs->cl->complete(call, error_reply("ERR a command for another node's shard is limited "
+                                         "to 16 MB in proxy mode; send it to the key's "
+                                         "primary (CLUSTER SLOTS)"));
+      return true;
+    }
+    cmd.set_protocol(protocol);
+    caf::anon_send(entry->handle, cache_proxy_atom_v, call, node, pack(cmd));
+    return true;
+  };
 }
 
 } // namespace
 
-caf::expected<supervisor_spec> make_role(role_environment& env) {
+std::shared_ptr<role_state> make_role_state() {
+  return std::make_shared<role_state>();
+}
+
+caf::expected<supervisor_spec> make_role(role_environment& env,
+                                         std::shared_ptr<role_state> rs) {
   auto& cfg = env.cfg;
-  engine_config ec;
+  cluster_config cc;
+  cc.node_id = cfg.node_id;
+  cc.resp_address = cfg.resp_listen.to_string();
+  cc.proxy = cfg.cache_proxy;
+  cc.repl_backlog_bytes = cfg.cache_repl_backlog_bytes;
+  auto& ec = cc.engine;
   ec.node_id = cfg.node_id;
   ec.port = cfg.resp_listen.port;
   ec.max_memory_bytes = cfg.cache_max_memory_bytes;
@@ -116,8 +237,9 @@ caf::expected<supervisor_spec> make_role(role_environment& env) {
   ec.max_clients = cfg.cache_max_clients;
   ec.output_buffer_limit_bytes = cfg.cache_output_buffer_limit_bytes;
   ec.io_threads = io_threads_for(cfg);
-  auto node = std::make_shared<cache_node>();
-  node->eng = std::make_unique<engine>(ec, nullptr);
+  rs->ctx = env.ctx;
+  rs->actor_name = "cache/" + cfg.node_id;
+  rs->cl = std::make_unique<cluster>(cc);
   server_config sc;
   sc.host = cfg.resp_listen.host;
   sc.port = cfg.resp_listen.port;
@@ -125,23 +247,31 @@ caf::expected<supervisor_spec> make_role(role_environment& env) {
   sc.output_buffer_limit_bytes = cfg.cache_output_buffer_limit_bytes;
   sc.max_clients = cfg.cache_max_clients;
   sc.limits.max_bulk_len = ec.proto_max_bulk_len;
-  node->server = std::make_unique<resp_server>(sc, *node->eng);
-  if (auto err = node->server->start(); !err.empty())
+  rs->server = std::make_unique<resp_server>(sc, *rs->cl);
+  if (auto err = rs->server->start(); !err.empty())
     return make_error(errc::invalid_argument, "cannot start the cache role: " + err);
-  if (auto err = add_metrics(*env.ctx->metrics, node))
+  if (auto err = add_metrics(*env.ctx->metrics, rs))
     return err;
-  env.on_shutdown.push_back([node] { node->server->stop(); });
+  rs->cl->set_transport(transport(rs));
+  // The slot map follows the committed placements.
+  auto* cl = rs->cl.get();
+  env.ctx->placements.subscribe(
+    [cl](const v1::HeartbeatAck& ack) { cl->set_map(build_slot_map(ack)); });
+  env.on_shutdown.push_back([rs] {
+    rs->server->stop();
+    rs->cl->set_transport(nullptr);
+  });
 
   supervisor_spec sup;
   sup.name = "sup/" + cfg.node_id + "/cache";
   sup.intensity = {cfg.max_restarts, std::chrono::milliseconds{cfg.restart_period_ms}};
   child_spec child;
-  child.name = "cache/" + cfg.node_id;
+  child.name = rs->actor_name;
   child.type = "cache";
   child.mailbox_capacity = cfg.mailbox_capacity;
-  child.start = [node, address = cfg.resp_listen.to_string()](caf::local_actor* s,
-                                                                const child_context& c) {
-    return s->spawn(cache_actor, node, address, c);
+  child.start = [rs, address = cfg.resp_listen.to_string()](caf::local_actor* s,
+                                                              const child_context& c) {
+    return s->spawn(cache_actor, rs, address, c);
   };
   sup.children.push_back(std::move(child));
   return sup;

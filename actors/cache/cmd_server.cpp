@@ -208,6 +208,9 @@ std::string info_section(command_ctx& c, std::string_view name, const keyspace_t
   if (name == "replication")
     return "# Replication\r\n" + kv("role", std::string{"master"})
            + kv("connected_slaves", uint64_t{0}) + kv("master_repl_offset", uint64_t{0});
+  if (name == "cluster")
+    return "# Cluster\r\n"
+           + kv("cluster_enabled", uint64_t{c.eng.cluster_enabled && c.eng.cluster_enabled()});
   if (name == "keyspace") {
     std::string out = "# Keyspace\r\n";
     if (t.keys > 0)
@@ -220,7 +223,7 @@ std::string info_section(command_ctx& c, std::string_view name, const keyspace_t
 
 void info_cmd(command_ctx& c) {
   static const std::vector<std::string> all
-    = {"server", "clients", "memory", "stats", "replication", "keyspace"};
+    = {"server", "clients", "memory", "stats", "replication", "cluster", "keyspace"};
   std::vector<std::string> wanted;
   for (size_t i = 1; i < c.argc(); ++i) {
     std::string s{c.arg(i)};
@@ -233,7 +236,7 @@ void info_cmd(command_ctx& c) {
   }
   if (wanted.empty())
     wanted = all;
-  auto t = c.eng.totals();
+  auto t = c.eng.served_totals ? c.eng.served_totals() : c.eng.totals();
   std::string text;
   for (auto& s : wanted) {
     auto section = info_section(c, s, t);
@@ -383,7 +386,24 @@ void cluster_cmd(command_ctx& c) {
     c.out.integer(key_slot(c.arg(2)));
     return;
   }
+  if (c.eng.cluster_hook) {
+    c.eng.cluster_hook(c);
+    return;
+  }
   c.out.error("ERR This instance has cluster support disabled");
+}
+
+// The cluster's connection-level commands: troupe has no replica reads and
+// no slot migration yet, so these only keep cluster clients' handshakes
+// working (redis-py sends READONLY with read_from_replicas).
+void ok_cmd(command_ctx& c) {
+  c.out.ok();
+}
+
+// WAIT is answered by the connection (it waits without holding its
+// thread, cluster.hpp); this entry gives COMMAND and arity checks.
+void wait_cmd(command_ctx& c) {
+  c.out.integer(0);
 }
 
 void add(command_table& t, std::string name, int arity, std::string flags, int first,
@@ -406,6 +426,10 @@ void register_server_commands(command_table& t) {
   add(t, "command", -1, "loading,stale", 0, 0, 0, command_cmd);
   add(t, "time", 1, "loading,stale,fast", 0, 0, 0, time_cmd);
   add(t, "cluster", -2, "", 0, 0, 0, cluster_cmd);
+  add(t, "readonly", 1, "loading,stale,fast", 0, 0, 0, ok_cmd);
+  add(t, "readwrite", 1, "loading,stale,fast", 0, 0, 0, ok_cmd);
+  add(t, "asking", 1, "fast", 0, 0, 0, ok_cmd);
+  add(t, "wait", 3, "noscript", 0, 0, 0, wait_cmd);
 }
 
 } // namespace troupe::cache

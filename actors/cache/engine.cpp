@@ -179,6 +179,107 @@ engine::engine(engine_config cfg, std::function<int64_t()> now_ms) :
   register_key_commands(table_);
   register_type_commands(table_);
   register_server_commands(table_);
+  for (auto& [name, def] : table_)
+    def.write = def.flags.find("write") != std::string::npos;
+  if (cfg_.repl_backlog_bytes > 0)
+    backlog_ = std::make_unique<repl_backlog>(cfg_.repl_backlog_bytes);
+}
+
+const command_def* engine::find_command(std::string_view name) const {
+  char low[32];
+  auto n = name.size();
+  if (n >= sizeof(low))
+    return nullptr;
+  for (size_t i = 0; i < n; ++i)
+    low[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
+  auto it = table_.find(std::string{low, n});
+  return it == table_.end() ? nullptr : &it->second;
+}
+
+void engine::set_recording(bool on) {
+  if (on && !backlog_)
+    return;
+  std::lock_guard guard{write_mtx_};
+  for (auto& sh : shards_) {
+    std::lock_guard shard_guard{sh.mtx};
+    sh.s.set_evict_log(on ? &evicted_ : nullptr);
+  }
+  evicted_.clear();
+  recording_.store(on, std::memory_order_release);
+}
+
+namespace {
+
+// Writes whose effect depends on the clock of the node that ran them: the
+// replica gets the absolute expiry after them (PEXPIREAT), as Redis
+// propagates them.
+bool relative_expiry(std::string_view name) {
+  return name == "set" || name == "setex" || name == "psetex" || name == "expire"
+         || name == "pexpire" || name == "getex";
+}
+
+} // namespace
+
+void engine::record(const command_def& def, std::span<const std::string_view> args,
+                    client_state& client, int64_t now_ms) {
+  std::string cmd;
+  if (def.name == "spop") {
+    // Random members: send the set as it is now.
+    encode_command(cmd, {"DEL", args[1]});
+    auto [lock, s] = lock_key(args[1]);
+    if (auto* e = s.find(args[1], now_ms, access::write))
+      encode_entry(cmd, *e);
+  } else {
+    encode_command(cmd, args);
+    if (relative_expiry(def.name)) {
+      auto [lock, s] = lock_key(args[1]);
+      auto* e = s.find(args[1], now_ms, access::write);
+      if (e && e->expire_ms > 0) {
+        auto at = std::to_string(e->expire_ms);
+        encode_command(cmd, {"PEXPIREAT", args[1], at});
+      }
+    }
+  }
+  for (auto& key : evicted_)
+    encode_command(cmd, {"DEL", key});
+  evicted_.clear();
+  client.last_write = this;
+  client.last_write_offset = backlog_->append(cmd);
+  client.last_write_forwarded = false;
+}
+
+void engine::apply(std::span<const std::string_view> args) {
+  auto* def = find_command(args[0]);
+  auto argc = static_cast<int>(args.size());
+  if (!def || (def->arity > 0 && argc != def->arity) || argc < -def->arity)
+    return;
+  client_state client;
+  std::string sink;
+  resp::reply_writer out{sink};
+  command_ctx ctx{*this, client, out, args, clock_()};
+  def->fn(ctx);
+}
+
+uint64_t engine::dump(std::string& out) {
+  std::lock_guard guard{write_mtx_};
+  encode_command(out, {"FLUSHALL"});
+  auto now = clock_();
+  for (size_t i = 0; i < shard_count; ++i) {
+    auto [lock, s] = lock_shard(i);
+    uint64_t cursor = 0;
+    do {
+      cursor = s.scan(cursor, now, [&](entry& e) { encode_entry(out, e); });
+    } while (cursor != 0);
+  }
+  return backlog_ ? backlog_->end_offset() : 0;
+}
+
+void engine::clear() {
+  std::lock_guard guard{write_mtx_};
+  for (size_t i = 0; i < shard_count; ++i) {
+    auto [lock, s] = lock_shard(i);
+    s.clear();
+  }
 }
 
 size_t engine::shard_of(std::string_view key) {
@@ -197,16 +298,7 @@ engine::locked engine::lock_shard(size_t i) {
 void engine::execute(std::span<const std::string_view> args, client_state& client,
                      resp::reply_writer& out) {
   counters_.total_commands.fetch_add(1, std::memory_order_relaxed);
-  char name[32];
-  auto n = args[0].size();
-  const command_def* def = nullptr;
-  if (n < sizeof(name)) {
-    for (size_t i = 0; i < n; ++i)
-      name[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(args[0][i])));
-    auto it = table_.find(std::string{name, n});
-    if (it != table_.end())
-      def = &it->second;
-  }
+  auto* def = find_command(args[0]);
   if (!def) {
     out.error(unknown_command_error(args));
     return;
@@ -217,7 +309,29 @@ void engine::execute(std::span<const std::string_view> args, client_state& clien
     return;
   }
   command_ctx ctx{*this, client, out, args, clock_()};
+  if (!def->write || !recording()) {
+    def->fn(ctx);
+    return;
+  }
+  std::lock_guard guard{write_mtx_};
+  if (!recording()) {
+    def->fn(ctx);
+    return;
+  }
+  auto& buf = out.buffer();
+  auto before = buf.size();
   def->fn(ctx);
+  if (buf.size() > before && buf[before] == '-') {
+    if (!evicted_.empty()) {
+      std::string dels;
+      for (auto& key : evicted_)
+        encode_command(dels, {"DEL", key});
+      evicted_.clear();
+      backlog_->append(dels);
+    }
+    return;
+  }
+  record(*def, args, client, ctx.now_ms);
 }
 
 size_t engine::active_expire(size_t i, int64_t budget_us) {

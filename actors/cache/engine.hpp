@@ -6,6 +6,7 @@
 // lists the commands and where troupe differs.
 #pragma once
 
+#include "actors/cache/repl.hpp"
 #include "actors/cache/store.hpp"
 #include "net/resp.hpp"
 
@@ -29,7 +30,12 @@ struct engine_config {
   uint64_t max_clients = 10000;
   uint64_t output_buffer_limit_bytes = 0; // reported by CONFIG GET
   uint32_t io_threads = 1;                // reported by INFO
+  /// A cluster shard's engine keeps a replication backlog of this many
+  /// bytes (repl.hpp); 0: a standalone engine, no replication.
+  uint64_t repl_backlog_bytes = 0;
 };
+
+class engine;
 
 /// One client connection's state, owned by its connection.
 struct client_state {
@@ -39,6 +45,12 @@ struct client_state {
   int protocol = 2;  // 2 or 3 (HELLO)
   bool close_after_reply = false; // QUIT, protocol errors
   int64_t connected_ms = 0;
+  /// The last write this connection made on a replicated shard here, and
+  /// the shard's stream offset after it: what WAIT waits for.
+  engine* last_write = nullptr;
+  uint64_t last_write_offset = 0;
+  /// The last write went to another node (proxy mode).
+  bool last_write_forwarded = false;
 };
 
 /// Process-wide counters the server updates; read by INFO and /metrics.
@@ -61,9 +73,18 @@ struct keyspace_totals {
   uint64_t misses = 0;
   uint64_t expired = 0;
   uint64_t evicted = 0;
-};
 
-class engine;
+  keyspace_totals& operator+=(const keyspace_totals& o) {
+    keys += o.keys;
+    expires += o.expires;
+    used_bytes += o.used_bytes;
+    hits += o.hits;
+    misses += o.misses;
+    expired += o.expired;
+    evicted += o.evicted;
+    return *this;
+  }
+};
 
 /// What a command handler sees.
 struct command_ctx {
@@ -91,6 +112,7 @@ struct command_def {
   int last_key = 0;
   int step = 0;
   command_handler fn = nullptr;
+  bool write = false; // flags has "write": replicated, routed to the primary
 };
 
 using command_table = std::unordered_map<std::string, command_def>;
@@ -129,6 +151,37 @@ public:
   const command_table& commands() const noexcept {
     return table_;
   }
+  /// The table entry for a command name (any case), or null.
+  const command_def* find_command(std::string_view name) const;
+
+  /// Replication (repl.hpp). While recording, every write command that
+  /// does not fail is appended to the backlog in the order the writes ran
+  /// (writes are serialised for it; reads are not), with its
+  /// nondeterminism removed: relative expiry times become PEXPIREAT, SPOP
+  /// becomes the set's new content, evictions become DEL.
+  repl_backlog* backlog() noexcept {
+    return backlog_.get();
+  }
+  void set_recording(bool on);
+  bool recording() const noexcept {
+    return recording_.load(std::memory_order_acquire);
+  }
+  /// Runs a command of the replication stream (no reply, not recorded).
+  void apply(std::span<const std::string_view> args);
+  /// Appends a dump of every key (FLUSHALL first) and returns the stream
+  /// offset it corresponds to. Writes wait while it runs; reads do not.
+  uint64_t dump(std::string& out);
+  /// Deletes every key (a replica before a full sync).
+  void clear();
+
+  /// CLUSTER subcommands other than KEYSLOT, answered by the node's
+  /// cluster (cluster.hpp); unset: "cluster support disabled".
+  std::function<void(command_ctx&)> cluster_hook;
+  /// INFO's "cluster_enabled" (cluster clients check it first); unset: 0.
+  std::function<bool()> cluster_enabled;
+  /// INFO's keyspace figures in cluster mode (the shards that are primary
+  /// on this node); unset: this engine's own.
+  std::function<keyspace_totals()> served_totals;
 
   /// A shard with its lock held, for command handlers.
   struct locked {
@@ -151,6 +204,12 @@ private:
   std::array<slot_shard, shard_count> shards_;
   server_counters counters_;
   command_table table_;
+  std::unique_ptr<repl_backlog> backlog_;
+  std::atomic<bool> recording_{false};
+  std::mutex write_mtx_;
+  std::vector<std::string> evicted_; // keys evicted by the running write
+  void record(const command_def& def, std::span<const std::string_view> args,
+              client_state& client, int64_t now_ms);
 };
 
 // -- shared by the command files ---------------------------------------------

@@ -23,8 +23,9 @@ constexpr size_t read_chunk = 16 * 1024;
 
 class connection : public std::enable_shared_from_this<connection> {
 public:
-  connection(tcp::socket sock, engine& eng, const server_config& cfg) :
-    sock_(std::move(sock)), eng_(eng), cfg_(cfg), parser_(cfg.limits) {
+  connection(tcp::socket sock, cluster& cl, const server_config& cfg) :
+    sock_(std::move(sock)), cl_(cl), eng_(cl.standalone()), cfg_(cfg), parser_(cfg.limits),
+    wait_timer_(sock_.get_executor()) {
     client_.id = eng_.counters().next_client_id.fetch_add(1);
     client_.connected_ms = eng_.now_ms();
     asio::error_code ec;
@@ -44,6 +45,7 @@ public:
 
 private:
   void read() {
+    reading_ = true;
     auto* p = parser_.prepare(read_chunk);
     sock_.async_read_some(asio::buffer(p, read_chunk),
                           [self = shared_from_this()](const asio::error_code& ec, size_t n) {
@@ -52,22 +54,81 @@ private:
   }
 
   void on_read(const asio::error_code& ec, size_t n) {
+    reading_ = false;
     if (ec) {
       close();
       return;
     }
     parser_.commit(n);
+    resume();
+  }
+
+  // Runs what is buffered, writes, and reads on unless a command waits for
+  // another node's reply or for replicas (replies stay in order: nothing
+  // after it runs before it is answered).
+  void resume() {
     process();
     if (closed_)
       return;
     flush();
-    if (!closing_)
+    if (!closing_ && !waiting_ && !reading_)
       read();
+  }
+
+  void start_forward(const std::string& node, resp::reply_writer& w) {
+    waiting_ = true;
+    auto self = shared_from_this();
+    auto ex = sock_.get_executor();
+    bool sent = cl_.forward(node, args_, client_.protocol, [self, ex](std::string reply) {
+      asio::post(ex, [self, reply = std::move(reply)]() mutable {
+        self->on_answer(std::move(reply));
+      });
+    });
+    if (!sent) {
+      waiting_ = false;
+      w.error("TRYAGAIN too many commands forwarded to other nodes are in flight (limit "
+              + std::to_string(cl_.config().max_forwards) + ")");
+    }
+  }
+
+  void on_answer(std::string reply) {
+    if (closed_)
+      return;
+    out_ += reply;
+    waiting_ = false;
+    resume();
+  }
+
+  void start_wait(const route& r) {
+    waiting_ = true;
+    wait_replicas_ = r.replicas;
+    wait_deadline_ = r.timeout_ms > 0 ? std::chrono::steady_clock::now()
+                                          + std::chrono::milliseconds{r.timeout_ms}
+                                      : std::chrono::steady_clock::time_point::max();
+    poll_wait();
+  }
+
+  // WAIT polls its replicas' acknowledgements every millisecond, on this
+  // connection's thread, without holding it.
+  void poll_wait() {
+    auto n = static_cast<int64_t>(cl_.acked(client_));
+    if (n >= wait_replicas_ || std::chrono::steady_clock::now() >= wait_deadline_) {
+      std::string reply;
+      resp::reply_writer w{reply, client_.protocol};
+      w.integer(n);
+      on_answer(std::move(reply));
+      return;
+    }
+    wait_timer_.expires_after(std::chrono::milliseconds{1});
+    wait_timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+      if (!ec && !self->closed_)
+        self->poll_wait();
+    });
   }
 
   void process() {
     resp::reply_writer w{out_, client_.protocol};
-    while (!closing_) {
+    while (!closing_ && !waiting_) {
       auto st = parser_.next(args_);
       if (st == resp::parse_status::need_more)
         return;
@@ -81,7 +142,11 @@ private:
         closing_ = true;
         return;
       }
-      eng_.execute(args_, client_, w);
+      auto r = cl_.execute(args_, client_, w);
+      if (r.kind == route::forward)
+        start_forward(r.node, w);
+      else if (r.kind == route::wait)
+        start_wait(r);
       if (client_.close_after_reply)
         closing_ = true;
       if (out_.size() + sending_.size() > cfg_.output_buffer_limit_bytes) {
@@ -129,9 +194,11 @@ private:
     asio::error_code ec;
     sock_.shutdown(tcp::socket::shutdown_both, ec);
     sock_.close(ec);
+    wait_timer_.cancel();
   }
 
   tcp::socket sock_;
+  cluster& cl_;
   engine& eng_;
   const server_config& cfg_;
   resp::request_parser parser_;
@@ -139,7 +206,12 @@ private:
   std::vector<std::string_view> args_;
   std::string out_;
   std::string sending_;
+  asio::steady_timer wait_timer_;
+  int64_t wait_replicas_ = 0;
+  std::chrono::steady_clock::time_point wait_deadline_;
   bool writing_ = false;
+  bool reading_ = false;
+  bool waiting_ = false; // a forwarded command or WAIT is unanswered
   bool closing_ = false; // reply pending, then close (QUIT, protocol error)
   bool closed_ = false;
 };
@@ -155,13 +227,14 @@ struct io_thread {
 
 struct resp_server::impl {
   server_config cfg;
+  cluster& cl;
   engine& eng;
   std::vector<std::unique_ptr<io_thread>> threads;
   uint16_t port = 0;
   bool running = false;
   size_t next_thread = 0; // used on thread 0 only
 
-  impl(server_config c, engine& e) : cfg(std::move(c)), eng(e) {}
+  impl(server_config c, cluster& cl_) : cfg(std::move(c)), cl(cl_), eng(cl_.standalone()) {}
 
   std::string bind(io_thread& t, uint16_t p) {
     asio::error_code ec;
@@ -213,7 +286,7 @@ struct resp_server::impl {
       sock.close(ec);
       return;
     }
-    auto conn = std::make_shared<connection>(std::move(sock), eng, cfg);
+    auto conn = std::make_shared<connection>(std::move(sock), cl, cfg);
     asio::post(target.ctx, [conn] { conn->start(); });
   }
 
@@ -222,15 +295,16 @@ struct resp_server::impl {
     t.expire_timer.async_wait([this, &t, index](const asio::error_code& ec) {
       if (ec)
         return;
-      for (size_t s = index; s < engine::shard_count; s += threads.size())
-        eng.active_expire(s, 1000);
+      cl.active_expire(index, threads.size());
+      if (index == 0)
+        cl.sweep(eng.now_ms());
       expire_tick(t, index);
     });
   }
 };
 
-resp_server::resp_server(server_config cfg, engine& eng) :
-  impl_(std::make_unique<impl>(std::move(cfg), eng)) {}
+resp_server::resp_server(server_config cfg, cluster& cl) :
+  impl_(std::make_unique<impl>(std::move(cfg), cl)) {}
 
 resp_server::~resp_server() {
   stop();

@@ -11,7 +11,7 @@
 // reached" and is closed.
 #pragma once
 
-#include "actors/cache/engine.hpp"
+#include "actors/cache/cluster.hpp"
 #include "net/resp.hpp"
 
 #include <cstdint>
@@ -33,7 +33,7 @@ struct server_config {
 
 class resp_server {
 public:
-  resp_server(server_config cfg, engine& eng);
+  resp_server(server_config cfg, cluster& cl);
   ~resp_server();
   resp_server(const resp_server&) = delete;
   resp_server& operator=(const resp_server&) = delete;

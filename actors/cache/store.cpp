@@ -169,6 +169,8 @@ void shard::evict_over_budget(const entry* keep) {
     if (v == nullptr || v == keep)
       return;
     ++stats_.evicted;
+    if (evict_log_)
+      evict_log_->push_back(static_cast<entry*>(v)->key);
     erase(static_cast<entry*>(v));
   }
 }

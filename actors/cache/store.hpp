@@ -79,6 +79,11 @@ public:
   void set_budget(uint64_t bytes) noexcept {
     budget_ = bytes;
   }
+  /// Evicted keys are appended here while set (replication sends them as
+  /// DEL); null: not recorded.
+  void set_evict_log(std::vector<std::string>* log) noexcept {
+    evict_log_ = log;
+  }
 
   /// The live entry for `key`, or null. Deletes it first if it has expired
   /// (lazy expiry). A read counts a hit or a miss; a read hit also counts
@@ -148,6 +153,7 @@ private:
   s3fifo policy_;
   shard_stats stats_;
   std::minstd_rand rng_{12345};
+  std::vector<std::string>* evict_log_ = nullptr;
 };
 
 /// The hash of a key, shared by the table and the ghost queue.

@@ -409,6 +409,7 @@ std::optional<std::string> control_core::pick_host(const decision& d,
   for (auto& partner : rec.spec().apart_from())
     if (auto* pm = member_after(d, node_of(d, partner)); pm && !zone_of(pm->info()).empty())
       partner_zones.insert(zone_of(pm->info()));
+  bool in_set = rec.spec().apart_from_size() > 0 || !rec.spec().standby().empty();
   auto consider = [&](const v1::MemberRecord& m) {
     auto& node = m.info().node_id();
     if (m.status() != v1::MEMBER_STATUS_UP || !hosts_role(m.info(), rec.spec().role())
@@ -420,7 +421,10 @@ std::optional<std::string> control_core::pick_host(const decision& d,
     auto zone = zone_of(m.info());
     bool same_zone = (!avoid_zone.empty() && zone == avoid_zone)
                      || (!zone.empty() && partner_zones.count(zone));
-    std::tuple<bool, bool, std::size_t, std::string> key{same_zone, node == self_, load[node],
+    // Shards (placements with a partner) spread evenly first: they hold
+    // data, and the leader's node is as good a home as any for a share.
+    bool beside_leader = node == self_ && !in_set;
+    std::tuple<bool, bool, std::size_t, std::string> key{same_zone, beside_leader, load[node],
                                                          node};
     if (!best || key < *best)
       best = key;

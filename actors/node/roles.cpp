@@ -51,8 +51,14 @@ caf::expected<node_plan> plan_for(const node_config& cfg) {
     plan.role_factories.push_back(consensus::make_role);
   if (has_role(cfg, "edge"))
     plan.role_factories.push_back(edge::make_role);
-  if (has_role(cfg, "cache"))
-    plan.role_factories.push_back(cache::make_role);
+  if (has_role(cfg, "cache")) {
+    // The shards of a cache cluster are placed actors (docs/cache-cluster.md).
+    auto cache_state = cache::make_role_state();
+    plan.role_factories.push_back(
+      [cache_state](role_environment& env) { return cache::make_role(env, cache_state); });
+    plan.placeable["cache-primary"] = cache::primary_start(cache_state);
+    plan.placeable["cache-replica"] = cache::replica_start(cache_state);
+  }
   if (has_role(cfg, "dashboard"))
     plan.role_factories.push_back(dashboard::make_role);
   return plan;
