@@ -336,6 +336,9 @@ v1::MemberHeartbeat heartbeat(const agent_state& st) {
   hb.set_known_revision(st.known_revision);
   for (auto& name : st.escalated)
     hb.add_escalated(name);
+  for (auto& name : st.ctx->placements.synced())
+    if (st.hosted.count(name))
+      hb.add_synced(name);
   return hb;
 }
 

@@ -99,6 +99,19 @@ void placement_feed::subscribe(listener fn) {
     fn(*last);
 }
 
+void placement_feed::set_synced(const std::string& name, bool synced) {
+  std::lock_guard guard{mtx_};
+  if (synced)
+    synced_.insert(name);
+  else
+    synced_.erase(name);
+}
+
+std::vector<std::string> placement_feed::synced() const {
+  std::lock_guard guard{mtx_};
+  return {synced_.begin(), synced_.end()};
+}
+
 void placement_feed::publish(const v1::HeartbeatAck& ack) {
   auto copy = std::make_shared<const v1::HeartbeatAck>(ack);
   std::vector<listener> fns;

@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -92,8 +93,14 @@ public:
   void subscribe(listener fn);
   void publish(const v1::HeartbeatAck& ack);
 
+  /// A placed actor here says whether it is in step with its partner (a
+  /// cache replica streaming from its primary); heartbeats report the set.
+  void set_synced(const std::string& name, bool synced);
+  std::vector<std::string> synced() const;
+
 private:
-  std::mutex mtx_;
+  mutable std::mutex mtx_;
+  std::set<std::string> synced_;
   std::vector<listener> listeners_;
   std::shared_ptr<const v1::HeartbeatAck> last_;
 };

@@ -237,6 +237,8 @@ struct replica_state {
   std::unique_ptr<resp::request_parser> parser;
   std::vector<std::string_view> args;
   int64_t last_error_log_ms = 0;
+  std::string placement;
+  bool synced = false; // streaming from the backlog (not in a full sync)
   std::shared_ptr<spdlog::logger> log;
   static inline const char* name = "cache-replica";
 };
@@ -307,6 +309,10 @@ void on_batch(replica_actor* self, const v1::ReplBatch& b) {
   } else {
     ok = apply_stream(st, b.data());
     st.offset += b.data().size();
+    if (!st.synced) {
+      st.synced = true; // streaming: a handover to this node loses nothing acknowledged
+      st.rs->ctx->placements.set_synced(st.placement, true);
+    }
   }
   if (!ok) {
     st.log->warn("{}: replication stream out of step (replid {}, offset {}); full sync",
@@ -314,6 +320,10 @@ void on_batch(replica_actor* self, const v1::ReplBatch& b) {
     st.replid.clear();
     st.offset = 0;
     st.dump_pos = 0;
+  }
+  if (b.full_sync() && st.synced) {
+    st.synced = false;
+    st.rs->ctx->placements.set_synced(st.placement, false);
   }
   fetch(self);
 }
@@ -354,7 +364,10 @@ caf::behavior replica_behavior(replica_actor* self, std::shared_ptr<role_state> 
   st.shard = shard_name(c.name);
   st.log = logger_for("cache");
   st.eng = rs->cl->shard_engine(st.shard);
+  st.placement = c.name;
   rs->cl->set_primary(st.shard, false);
+  rs->ctx->placements.set_synced(c.name, false);
+  self->attach_functor([ctx = rs->ctx, name = c.name] { ctx->placements.set_synced(name, false); });
   new_parser(st);
   st.log->info("{}: replica here, syncing from {}", st.shard, primary_placement(st.shard));
   fetch(self);

@@ -92,6 +92,7 @@ v1::HeartbeatAck control_core::on_heartbeat(const v1::MemberHeartbeat& hb,
   obs.disconnected = false;
   for (auto& name : hb.escalated())
     obs.escalated.insert(name);
+  obs.synced = {hb.synced().begin(), hb.synced().end()};
   v1::HeartbeatAck ack;
   ack.set_accepted(true);
   ack.set_leader_node(self_);
@@ -421,9 +422,10 @@ std::optional<std::string> control_core::pick_host(const decision& d,
     auto zone = zone_of(m.info());
     bool same_zone = (!avoid_zone.empty() && zone == avoid_zone)
                      || (!zone.empty() && partner_zones.count(zone));
-    // Shards (placements with a partner) spread evenly first: they hold
-    // data, and the leader's node is as good a home as any for a share.
-    bool beside_leader = node == self_ && !in_set;
+    // A shard's replica spreads evenly first: it holds data, and the
+    // leader's node is as good a home as any for one. A primary (it has a
+    // standby) avoids the leader's node, as a singleton does.
+    bool beside_leader = node == self_ && (!in_set || !rec.spec().standby().empty());
     std::tuple<bool, bool, std::size_t, std::string> key{same_zone, beside_leader, load[node],
                                                          node};
     if (!best || key < *best)
@@ -448,8 +450,9 @@ void control_core::decide_placements(decision& d, std::int64_t mono_ms,
   for (auto& [name, rec] : d.placements)
     current.push_back(rec);
   std::vector<std::string> promoted; // standbys whose partner took their node
-  auto decide = [&](const v1::PlacementRecord& rec) {
-    if (can_host(d, rec))
+  // `forced`: a rebalancing move of a record that could stay, and why.
+  auto decide = [&](const v1::PlacementRecord& rec, const std::string& forced = {}) {
+    if (forced.empty() && can_host(d, rec))
       return;
     auto& name = rec.spec().name();
     auto* old = rec.node_id().empty() ? nullptr : member_after(d, rec.node_id());
@@ -458,16 +461,23 @@ void control_core::decide_placements(decision& d, std::int64_t mono_ms,
     std::optional<std::string> host;
     std::string standby_node;
     if (auto sb = record_after(d, rec.spec().standby()); sb && can_host(d, *sb)
-        && sb->node_id() != rec.node_id() && eligible(d, rec, sb->node_id())) {
+        && sb->node_id() != rec.node_id() && eligible(d, rec, sb->node_id())
+        && (forced.empty() || synced_at(sb->node_id(), sb->spec().name()))) {
       standby_node = sb->node_id();
       host = standby_node;
     }
+    if (!forced.empty() && !rec.spec().standby().empty() && standby_node.empty())
+      return; // a primary is handed over only to its standby, in step
     if (!host)
       host = pick_host(d, rec, old ? zone_of(old->info()) : std::string{});
+    if (!forced.empty() && (!host || *host == rec.node_id()))
+      return; // nowhere better
     if (!host && rec.node_id().empty() && !d.placements.count(name))
       return; // still nowhere to go: nothing new to write
-    std::string why;
-    if (!old && !rec.node_id().empty())
+    std::string why = forced;
+    if (!forced.empty())
+      ; // a rebalancing move
+    else if (!old && !rec.node_id().empty())
       why = rec.node_id() + " is gone";
     else if (old && !alive(old->status()))
       why = rec.node_id() + " is " + status_name(old->status());
@@ -514,11 +524,59 @@ void control_core::decide_placements(decision& d, std::int64_t mono_ms,
       break; // the rest on the next tick: a transaction has at most 128 ops
     decide(rec);
   }
+  if (d.placements.empty() && d.members.empty())
+    if (auto move = rebalance_move(d))
+      decide(move->first, move->second);
   // A promoted standby now shares its node with its primary: place it
   // again in the same transaction, wherever the loop above saw it.
   for (auto& name : promoted)
     if (auto sb = record_after(d, name); sb && d.writes.size() < max_writes_per_decision)
       decide(*sb);
+}
+
+bool control_core::synced_at(const std::string& node, const std::string& name) const {
+  auto obs = observed_.find(node);
+  return obs != observed_.end() && obs->second.synced.count(name) > 0;
+}
+
+std::optional<std::pair<v1::PlacementRecord, std::string>>
+control_core::rebalance_move(const decision& d) const {
+  // Only in a settled cluster: every member up, every standby in step.
+  for (auto& [node, m] : members_)
+    if (m.status() == v1::MEMBER_STATUS_SUSPECT)
+      return std::nullopt;
+  for (auto& [name, rec] : placements_)
+    for (auto& [other, prim] : placements_)
+      if (prim.spec().standby() == name
+          && (rec.node_id().empty() || !synced_at(rec.node_id(), name)))
+        return std::nullopt;
+  // 1. A primary beside the leader fails over slower (an election and the
+  //    takeover grace come first): hand it to its standby on another node.
+  for (auto& [name, rec] : placements_) {
+    if (rec.node_id() != self_ || rec.spec().standby().empty())
+      continue;
+    auto sb = record_after(d, rec.spec().standby());
+    if (sb && !sb->node_id().empty() && sb->node_id() != self_
+        && eligible(d, rec, sb->node_id()))
+      return std::pair{rec, "handed over to " + sb->node_id()
+                              + ": a primary beside the Raft leader fails over slower"};
+  }
+  // 2. Replicas (placements with a partner and no standby) even out: one
+  //    moves from a node with at least two more placements than another
+  //    that can host it.
+  auto load = load_per_node(d);
+  for (auto& [name, rec] : placements_) {
+    if (rec.spec().apart_from().empty() || !rec.spec().standby().empty()
+        || rec.node_id().empty())
+      continue;
+    for (auto& [node, m] : members_)
+      if (node != rec.node_id() && eligible(d, rec, node) && !beside_partner(d, rec, node)
+          && load[node] + 2 <= load[rec.node_id()])
+        return std::pair{rec, "rebalanced: " + rec.node_id() + " has "
+                                + std::to_string(load[rec.node_id()]) + " placements, "
+                                + node + " " + std::to_string(load[node])};
+  }
+  return std::nullopt;
 }
 
 std::optional<v1::PlacementRecord> control_core::record_after(const decision& d,

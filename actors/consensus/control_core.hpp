@@ -121,11 +121,17 @@ private:
     std::int64_t trouble_since_ms = -1;  // first missed heartbeat or disconnect
     bool disconnected = false;
     std::set<std::string> escalated;     // placed actors it gave up on
+    std::set<std::string> synced;        // placed actors in step (last heartbeat)
   };
 
   void decide_members(decision& d, std::int64_t mono_ms, std::int64_t wall_ms);
   void decide_requests(decision& d, std::int64_t wall_ms);
   void decide_placements(decision& d, std::int64_t mono_ms, std::int64_t wall_ms);
+  /// With nothing else to do: one move that keeps shards' primaries off
+  /// the leader's node, or evens out replicas (docs/cache-cluster.md).
+  std::optional<std::pair<v1::PlacementRecord, std::string>>
+  rebalance_move(const decision& d) const;
+  bool synced_at(const std::string& node, const std::string& name) const;
   void decide_appends(decision& d);
   void decide_trim(decision& d);
   void set_member(decision& d, const v1::MemberInfo& info, v1::MemberStatus status,

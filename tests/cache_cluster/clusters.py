@@ -510,6 +510,19 @@ class TroupeNode(_Process):
             return False
 
 
+    def is_leader(self):
+        """Whether this node's Raft member leads (its /metrics says so)."""
+        try:
+            url = f"http://{self.host}:{self.admin_port}/metrics"
+            with urllib.request.urlopen(url, timeout=1.0) as r:
+                for line in r.read().decode().splitlines():
+                    if line.startswith("raft_is_leader") or line.startswith("troupe_raft_is_leader"):
+                        return line.split()[-1] in ("1", "1.0")
+        except OSError:
+            pass
+        return False
+
+
 class TroupeCluster(_ClusterBase):
     """n troupe-node processes (consensus,cache) on first .. first + n - 1,
     then `troupectl cache create --shards n --replicas 1`."""

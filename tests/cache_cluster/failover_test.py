@@ -188,7 +188,9 @@ def run_trial(cluster, trial, args):
             print(f"   (note: writer targets {writer.target}, CLUSTER SLOTS names "
                   f"{victim.host}:{victim.resp_port})")
 
-        # 2. The cut.
+        # 2. The cut. A kill of the Raft leader's node also waits for an
+        # election and the new controller's takeover grace; noted per trial.
+        result["leader"] = bool(getattr(victim, "is_leader", lambda: False)())
         t_kill = time.monotonic()
         victim.kill9()
         t_dead = time.monotonic()
@@ -229,7 +231,8 @@ def run_trial(cluster, trial, args):
     lost.update(bad)
     print(f"trial {trial}: serving again {after(result['serving'])} (first SET ok), "
           f"replicated {after(result['replicated'])} (first WAIT>=1), "
-          f"acked={result['acked']} lost={len(lost)}", flush=True)
+          f"acked={result['acked']} lost={len(lost)}"
+          + (" (killed the Raft leader's node)" if result.get("leader") else ""), flush=True)
     if writer.errors:
         errs = " ".join(f"{k}={v}" for k, v in sorted(writer.errors.items()))
         print(f"   (writer errors: {errs}; {len(writer.ops)} attempts; killed "
