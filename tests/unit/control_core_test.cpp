@@ -383,6 +383,56 @@ TEST_CASE("control: a primary is promoted onto its standby's node, and the stand
   CHECK_FALSE(f.core.on_place(overlap));
 }
 
+TEST_CASE("control: a primary on the leader's node is handed to its replica once in step") {
+  // The fixture's controller is n1; n1 also hosts placements here.
+  fixture f;
+  auto n1 = info("n1"), b = info("b");
+  f.run(700, {n1, b});
+  v1::PlaceRequest p;
+  p.mutable_spec()->set_name("cache/s/primary");
+  p.mutable_spec()->set_type("cache-primary");
+  p.mutable_spec()->set_standby("cache/s/replica");
+  REQUIRE_FALSE(f.core.on_place(p));
+  f.settle();
+  // A primary avoids the leader's node while another can host it.
+  CHECK(f.host("cache/s/primary") == "b");
+  v1::PlaceRequest r;
+  r.mutable_spec()->set_name("cache/s/replica");
+  r.mutable_spec()->set_type("cache-replica");
+  r.mutable_spec()->add_apart_from("cache/s/primary");
+  REQUIRE_FALSE(f.core.on_place(r));
+  f.settle();
+  CHECK(f.host("cache/s/replica") == "n1");
+  // b dies: the primary is promoted onto n1, the leader's node, and the
+  // replica has nowhere to go.
+  f.run(1000, {n1});
+  CHECK(f.host("cache/s/primary") == "n1");
+  CHECK(f.host("cache/s/replica").empty());
+  // b rejoins and gets the replica; while it has not said it is in step,
+  // the primary stays.
+  auto b2 = info("b", 2);
+  f.run(500, {n1, b2});
+  CHECK(f.host("cache/s/replica") == "b");
+  CHECK(f.host("cache/s/primary") == "n1");
+  // In step: the primary goes to b, the replica back to n1.
+  auto synced = hb(b2);
+  synced.add_synced("cache/s/replica");
+  for (int i = 0; i < 4; ++i) {
+    f.now += 50;
+    f.beat(n1);
+    f.core.on_heartbeat(synced, f.now);
+    f.settle();
+  }
+  CHECK(f.host("cache/s/primary") == "b");
+  CHECK(f.host("cache/s/replica") == "n1");
+  bool handed = false;
+  for (auto& e : f.journal)
+    handed |= e.subject == "cache/s/primary"
+              && e.reason.find("a primary beside the Raft leader fails over slower")
+                   != std::string::npos;
+  CHECK(handed);
+}
+
 TEST_CASE("control: a standby on a down node is not promoted") {
   fixture f;
   auto a = info("a"), b = info("b"), c = info("c");
