@@ -16,7 +16,7 @@ export CCACHE_BASEDIR ?= $(CURDIR)
 export CCACHE_NOHASHDIR ?= 1
 
 .PHONY: all deps configure build test unit sim integration run bench bench-named bench-raft bench-edge \
-        bench-deps fuzz fuzz-smoke sanitize clean bench-cache bench-failover scenarios cache-failover
+        bench-deps fuzz fuzz-smoke sanitize clean bench-cache bench-cache-cluster bench-failover scenarios cache-failover
 
 all: build
 
@@ -106,6 +106,11 @@ bench-edge: build bench-deps
 # and the eviction policy's hit ratio vs LRU (docs/bench-cache.md).
 bench-cache: build bench-deps
 	bench/cache/run.sh $(BUILD)
+
+# The 3-node cache cluster against a 3-master Redis Cluster, client-routed
+# and through troupe's proxy mode (docs/bench-cache.md, "Cluster").
+bench-cache-cluster: build bench-deps
+	/usr/bin/python3 bench/cache/cluster_bench.py $(BUILD)
 
 # Singleton failover after kill -9, 20 trials, with etcd's leader failover
 # as the peer in the same run (docs/bench-failover.md, about 5 minutes).

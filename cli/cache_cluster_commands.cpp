@@ -19,7 +19,7 @@ namespace {
 constexpr uint32_t slots_total = 16384;
 
 struct create_args {
-  uint32_t shards = 3;
+  uint32_t shards = 0; // 0: two per cache node that is up
   uint32_t replicas = 1;
 };
 
@@ -53,10 +53,24 @@ std::string shard_of(const std::string& placement) {
   return placement.substr(first + 1, last - first - 1);
 }
 
-int run_create(client& c, const caf::actor& gw, const options& opts, const create_args& a) {
+bool runs_cache(const v1::MemberInfo& info) {
+  for (auto& r : info.roles())
+    if (r == "cache" || r == "all")
+      return true;
+  return false;
+}
+
+int run_create(client& c, const caf::actor& gw, const options& opts, create_args a) {
   auto st = status(c, gw, opts);
   if (!st)
     return fail(st.error());
+  if (a.shards == 0) {
+    for (auto& m : st->members())
+      if (m.status() == v1::MEMBER_STATUS_UP && runs_cache(m.info()))
+        a.shards += 2;
+    if (a.shards == 0)
+      return fail({exit_failed, "no cache node is up (start nodes with --role cache)"});
+  }
   for (auto& p : st->placements())
     if (p.spec().type() == "cache-primary")
       return fail({exit_failed, "the cache cluster exists already (" + p.spec().name()
@@ -179,7 +193,9 @@ void add_cache_cluster_commands(CLI::App& cache, chosen_command& chosen) {
     "create", "make this cluster a cache cluster: N shards over the 16384 hash slots, each "
               "a primary and a replica on different nodes, placed and failed over by the "
               "control plane");
-  create->add_option("--shards", ca->shards, "number of shards (default 3)")
+  create->add_option("--shards", ca->shards,
+                     "number of shards (default: two per cache node that is up, so that "
+                     "every node serves primaries while the Raft leader's serves fewer)")
     ->check(CLI::Range(1u, 1024u));
   create->add_option("--replicas", ca->replicas,
                      "replicas per shard: 0 or 1 (default 1; more is not built)")

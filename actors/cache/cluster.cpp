@@ -473,7 +473,7 @@ void member_entry(resp::reply_writer& out, const shard_member& m, const std::str
 }
 
 void shard_node(resp::reply_writer& out, const shard_member& m, const std::string& shard,
-                bool primary, uint64_t offset) {
+                bool primary, uint64_t offset, const char* health = "online") {
   auto [host, port] = split_address(m.address);
   out.map(7);
   out.bulk("id");
@@ -489,7 +489,7 @@ void shard_node(resp::reply_writer& out, const shard_member& m, const std::strin
   out.bulk("replication-offset");
   out.integer(static_cast<int64_t>(offset));
   out.bulk("health");
-  out.bulk("online");
+  out.bulk(health);
 }
 
 } // namespace
@@ -563,8 +563,18 @@ void cluster::cluster_command(command_ctx& c) {
       c.out.array((sh.primary.node.empty() ? 0 : 1) + sh.replicas.size());
       if (!sh.primary.node.empty())
         shard_node(c.out, sh.primary, sh.name, true, offset);
-      for (auto& r : sh.replicas)
-        shard_node(c.out, r, sh.name, false, 0);
+      // A replica's health is known where its primary runs: "loading"
+      // until it streams (a full sync), as Redis reports a replica that
+      // loads; other nodes say "online".
+      for (auto& r : sh.replicas) {
+        bool loading = local && local->backlog()
+                       && !local->backlog()->streaming(r.node, wall_ms());
+        uint64_t r_off = 0;
+        if (local && local->backlog())
+          if (auto offs = local->backlog()->replica_offsets(); offs.count(r.node))
+            r_off = offs[r.node];
+        shard_node(c.out, r, sh.name, false, r_off, loading ? "loading" : "online");
+      }
     }
   } else if (iequals(sub, "NODES") && c.argc() == 2) {
     std::string text;

@@ -116,6 +116,13 @@ std::map<std::string, uint64_t> repl_backlog::replica_offsets() const {
   return out;
 }
 
+bool repl_backlog::streaming(const std::string& replica, int64_t now_ms,
+                             int64_t fresh_ms) const {
+  std::lock_guard guard{mtx_};
+  auto i = acks_.find(replica);
+  return i != acks_.end() && now_ms - i->second.seen_ms <= fresh_ms;
+}
+
 void repl_backlog::forget(const std::string& replica) {
   std::lock_guard guard{mtx_};
   acks_.erase(replica);

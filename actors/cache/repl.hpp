@@ -52,6 +52,9 @@ public:
   size_t acked(uint64_t offset, int64_t now_ms, int64_t fresh_ms = 5000) const;
   /// Acknowledged offset per replica (INFO replication, metrics).
   std::map<std::string, uint64_t> replica_offsets() const;
+  /// Whether `replica` streams (acknowledged within fresh_ms, not in a full
+  /// sync: a full sync forgets it until it streams again).
+  bool streaming(const std::string& replica, int64_t now_ms, int64_t fresh_ms = 1000) const;
   void forget(const std::string& replica);
 
   /// Called after an append while a reader waits for data (the primary

@@ -403,7 +403,7 @@ std::optional<std::string> control_core::pick_host(const decision& d,
   // node (it carries the control plane, and a singleton beside the leader
   // fails over slower: an election and a takeover grace come first), then
   // the fewest placed actors, then the lowest id.
-  std::optional<std::tuple<bool, bool, std::size_t, std::string>> best;
+  std::optional<std::tuple<bool, std::size_t, bool, std::size_t, std::string>> best;
   // The zones of the placements this one stays apart from: avoided, as
   // the old host's zone is, while another zone can host it.
   std::set<std::string> partner_zones;
@@ -411,6 +411,8 @@ std::optional<std::string> control_core::pick_host(const decision& d,
     if (auto* pm = member_after(d, node_of(d, partner)); pm && !zone_of(pm->info()).empty())
       partner_zones.insert(zone_of(pm->info()));
   bool in_set = rec.spec().apart_from_size() > 0 || !rec.spec().standby().empty();
+  bool primary = !rec.spec().standby().empty();
+  auto primaries = primary ? primary_weights(d) : std::map<std::string, std::size_t>{};
   auto consider = [&](const v1::MemberRecord& m) {
     auto& node = m.info().node_id();
     if (m.status() != v1::MEMBER_STATUS_UP || !hosts_role(m.info(), rec.spec().role())
@@ -424,10 +426,12 @@ std::optional<std::string> control_core::pick_host(const decision& d,
                      || (!zone.empty() && partner_zones.count(zone));
     // A shard's replica spreads evenly first: it holds data, and the
     // leader's node is as good a home as any for one. A primary (it has a
-    // standby) avoids the leader's node, as a singleton does.
-    bool beside_leader = node == self_ && (!in_set || !rec.spec().standby().empty());
-    std::tuple<bool, bool, std::size_t, std::string> key{same_zone, beside_leader, load[node],
-                                                         node};
+    // standby) goes where the fewest primaries are, the leader's node
+    // counting one more, and to another node than the leader's on a tie.
+    bool beside_leader = node == self_ && (!in_set || primary);
+    std::size_t weight = primary ? primaries[node] : 0;
+    std::tuple<bool, std::size_t, bool, std::size_t, std::string> key{
+      same_zone, weight, beside_leader, load[node], node};
     if (!best || key < *best)
       best = key;
   };
@@ -438,7 +442,22 @@ std::optional<std::string> control_core::pick_host(const decision& d,
     consider(m);
   if (!best)
     return std::nullopt;
-  return std::get<3>(*best);
+  return std::get<4>(*best);
+}
+
+std::map<std::string, std::size_t> control_core::primary_weights(const decision& d) const {
+  std::map<std::string, std::size_t> w;
+  w[self_] = 1; // the control plane: a primary beside it fails over slower
+  auto count = [&](const v1::PlacementRecord& rec) {
+    if (!rec.spec().standby().empty() && !rec.node_id().empty())
+      ++w[rec.node_id()];
+  };
+  for (auto& [name, rec] : placements_)
+    if (!d.placements.count(name) && !d.removed_placements.count(name))
+      count(rec);
+  for (auto& [name, rec] : d.placements)
+    count(rec);
+  return w;
 }
 
 void control_core::decide_placements(decision& d, std::int64_t mono_ms,
@@ -550,16 +569,23 @@ control_core::rebalance_move(const decision& d) const {
       if (prim.spec().standby() == name
           && (rec.node_id().empty() || !synced_at(rec.node_id(), name)))
         return std::nullopt;
-  // 1. A primary beside the leader fails over slower (an election and the
-  //    takeover grace come first): hand it to its standby on another node.
+  // 1. Primaries even out: one moves to its in-step standby when that
+  //    node serves at least two fewer (the leader's node counts one more:
+  //    a primary beside the control plane fails over slower, since an
+  //    election and the takeover grace come first).
+  auto weights = primary_weights(d);
   for (auto& [name, rec] : placements_) {
-    if (rec.node_id() != self_ || rec.spec().standby().empty())
+    if (rec.spec().standby().empty() || rec.node_id().empty())
       continue;
     auto sb = record_after(d, rec.spec().standby());
-    if (sb && !sb->node_id().empty() && sb->node_id() != self_
-        && eligible(d, rec, sb->node_id()))
-      return std::pair{rec, "handed over to " + sb->node_id()
-                              + ": a primary beside the Raft leader fails over slower"};
+    if (!sb || sb->node_id().empty() || !eligible(d, rec, sb->node_id()))
+      continue;
+    auto from = weights[rec.node_id()], to = weights[sb->node_id()];
+    if (from >= to + 2)
+      return std::pair{rec, "handed over to " + sb->node_id() + ": " + rec.node_id()
+                              + " weighs " + std::to_string(from) + " primaries, "
+                              + sb->node_id() + " " + std::to_string(to)
+                              + " (the Raft leader's node counts one more)"};
   }
   // 2. Replicas (placements with a partner and no standby) even out: one
   //    moves from a node with at least two more placements than another

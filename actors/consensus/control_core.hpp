@@ -132,6 +132,9 @@ private:
   std::optional<std::pair<v1::PlacementRecord, std::string>>
   rebalance_move(const decision& d) const;
   bool synced_at(const std::string& node, const std::string& name) const;
+  /// Primaries (placements with a standby) per node after `d`, the
+  /// leader's own node counting one more.
+  std::map<std::string, std::size_t> primary_weights(const decision& d) const;
   void decide_appends(decision& d);
   void decide_trim(decision& d);
   void set_member(decision& d, const v1::MemberInfo& info, v1::MemberStatus status,

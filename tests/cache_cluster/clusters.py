@@ -140,7 +140,11 @@ def slots_with_replicas(host, port, timeout=1.0):
             nd = _pairs(n)
             role = nd.get("role")
             role = role.decode() if isinstance(role, bytes) else role
-            if role == "replica":
+            health = nd.get("health")
+            health = health.decode() if isinstance(health, bytes) else health
+            # troupe: a replica in a full sync is "loading" on its primary's
+            # node; only a streaming one protects the shard.
+            if role == "replica" and health != "loading":
                 ip = nd.get("ip")
                 ip = ip.decode() if isinstance(ip, bytes) else ip
                 reps.append((ip, int(nd.get("port"))))
@@ -546,7 +550,7 @@ class TroupeCluster(_ClusterBase):
                     seeds = [node.cluster_address]
             for node in self.nodes[1:]:
                 self._wait_ready(node, timeout)
-            self.create_cache(n, timeout)
+            self.create_cache(2 * n, timeout)
             if not self.wait_healthy(timeout):
                 raise RuntimeError("troupe cache cluster not healthy: "
                                    + str(self.health_problem) + "\n" + self.nodes[0].log_tail())
@@ -567,6 +571,8 @@ class TroupeCluster(_ClusterBase):
         """`troupectl cache create`: returns once the placements are committed."""
         cmd = self.troupectl_args("cache", "create", "--shards", str(shards),
                                   "--replicas", "1")
+        # Two per node, troupectl's default: the Raft leader's node weighs
+        # one primary more, so with one per node it would serve none.
         r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            stdin=subprocess.DEVNULL, timeout=timeout)
         if r.returncode != 0:

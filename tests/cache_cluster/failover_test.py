@@ -307,6 +307,9 @@ def main():
                 bad = read_back(cluster, w.slot, w.acked)
                 bad = set(w.acked) if bad is None else set(bad)
                 late += len(bad)
+                if bad:
+                    print(f"   (trial {results.index(r) + 1}: {len(bad)} of {len(w.acked)} "
+                          f"keys of slot {w.slot} gone at the end)")
                 r["lost"] |= bad
             print(f"{'FAIL' if late else 'ok'} all {total} acknowledged keys of "
                   f"{len(results)} trials read back at the end ({late} missing)")

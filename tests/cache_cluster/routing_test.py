@@ -132,8 +132,8 @@ def check_shards(reply, slot_ranges):
             masters += 1
     if total != clusters.SLOTS:
         return f"shards cover {total} slots"
-    if masters != 3:
-        return f"{masters} shards with slots, want 3"
+    if masters != len(slot_ranges):
+        return f"{masters} shards with slots, want {len(slot_ranges)} (one per SLOTS range)"
     return None
 
 
@@ -179,12 +179,13 @@ def check_nodes(text, slot_ranges):
             return f"replica {node_id} names unknown master {master}"
     if myself < 1:
         return "no line flagged myself"
-    if len(masters) != 3:
-        return f"{len(masters)} masters with slots, want 3"
+    if len(masters) != len(slot_ranges):
+        return f"{len(masters)} masters with slots, want {len(slot_ranges)} (one per SLOTS range)"
     if total != clusters.SLOTS:
         return f"masters cover {total} slots"
-    if len(ids) < 6:
-        return f"only {len(ids)} lines, want a primary and a replica for each of 3 shards"
+    if len(ids) < 2 * len(slot_ranges):
+        return (f"only {len(ids)} lines, want a primary and a replica for each of "
+                f"{len(slot_ranges)} shards")
     return None
 
 

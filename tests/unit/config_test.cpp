@@ -267,7 +267,7 @@ TEST_CASE("config: defaults") {
   CHECK_EQ(cfg.edge.purge_token, "");
   CHECK_EQ(cfg.member_heartbeat_interval_ms, 100u);
   CHECK_EQ(cfg.member_down_after_ms, 600u);
-  CHECK_EQ(cfg.origin.size(), 51u); // 50 settings plus "config"
+  CHECK_EQ(cfg.origin.size(), 53u); // 52 settings plus "config"
   for (auto& [key, origin] : cfg.origin) {
     CAPTURE(key);
     CHECK_EQ(origin, "default");
@@ -477,7 +477,8 @@ TEST_CASE("config: unknown key in file gives the line") {
                        "edge-stale-grace-ms, edge-purge-token, member-heartbeat-interval-ms, "
                        "member-down-after-ms, resp-listen, cache-max-memory, "
                        "proto-max-bulk-len, cache-output-buffer-limit, "
-                       "cache-max-clients, cache-io-threads, bind-source, "
+                       "cache-max-clients, cache-proxy, cache-repl-backlog, "
+                       "cache-io-threads, bind-source, "
                        "enable-fault-injection, labels, dashboard-token, "
                        "dashboard-allow-origin)");
   temp_file typo{"lisen = \"h:1\"\n"};

@@ -428,7 +428,7 @@ TEST_CASE("control: a primary on the leader's node is handed to its replica once
   bool handed = false;
   for (auto& e : f.journal)
     handed |= e.subject == "cache/s/primary"
-              && e.reason.find("a primary beside the Raft leader fails over slower")
+              && e.reason.find("handed over to b: n1 weighs 2 primaries, b 0")
                    != std::string::npos;
   CHECK(handed);
 }
