@@ -162,6 +162,10 @@ caf::result<envelope> on_fetch(primary_actor* self, const envelope& env) {
     return std::move(req.error());
   if (req->shard() != st.shard)
     return pack(error_batch("this is the primary of " + st.shard + ", not " + req->shard()));
+  if (req->primary_node() != st.rs->ctx->self.node_id)
+    return pack(error_batch("the replica's slot map names " + req->primary_node()
+                            + " as the primary of " + st.shard + ", not "
+                            + st.rs->ctx->self.node_id));
   if (auto b = answer(self, *req))
     return pack(*b);
   if (st.parked.size() >= max_parked)
@@ -328,9 +332,30 @@ void on_batch(replica_actor* self, const v1::ReplBatch& b) {
   fetch(self);
 }
 
+// The shard's primary as this node's slot map says, once the map shows
+// this node as the shard's replica (so it is not older than the placement
+// this actor runs for); "" until then.
+std::string expected_primary(const replica_state& st) {
+  auto m = st.rs->cl->map();
+  for (auto& sv : m->shards) {
+    if (sv.name != st.shard)
+      continue;
+    for (auto& r : sv.replicas)
+      if (r.node == st.rs->ctx->self.node_id)
+        return sv.primary.node;
+  }
+  return {};
+}
+
 void fetch(replica_actor* self) {
   auto& st = self->state;
+  auto primary = expected_primary(st);
+  if (primary.empty()) {
+    self->delayed_send(self, 20ms, tick_atom_v);
+    return;
+  }
   v1::ReplFetch f;
+  f.set_primary_node(primary);
   f.set_shard(st.shard);
   f.set_replica_node(st.rs->ctx->self.node_id);
   f.set_replid(st.replid);

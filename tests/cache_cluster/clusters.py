@@ -537,6 +537,7 @@ class TroupeCluster(_ClusterBase):
                  timeout=60):
         super().__init__()
         self.binary, self.troupectl = find_troupe_binaries(binary_dir)
+        self.extra = tuple(extra)
         try:
             seeds = []
             for i in range(n):
@@ -557,6 +558,19 @@ class TroupeCluster(_ClusterBase):
         except BaseException:
             self.stop()
             raise
+
+    def add_node(self, timeout=60, extra=()):
+        """Starts one more node (n<k+1>, next address) that joins n1."""
+        i = len(self.nodes)
+        base = self.nodes[0].host.rsplit(".", 1)
+        host = f"{base[0]}.{int(base[1]) + i}"
+        d = tempfile.mkdtemp(prefix="troupe-cachecluster-")
+        self.dirs.append(d)
+        node = TroupeNode(self.binary, f"n{i + 1}", host, d, [self.nodes[0].cluster_address],
+                          tuple(self.extra) + tuple(extra))
+        self.nodes.append(node)
+        self._wait_ready(node, timeout)
+        return node
 
     @staticmethod
     def _wait_ready(node, timeout):
