@@ -14,17 +14,22 @@ caf::expected<envelope> proto_handlers::dispatch(const envelope& env) const {
                       + known + ")");
 }
 
+caf::result<envelope> proto_handlers::handle(const envelope& env,
+                                             const std::shared_ptr<mailbox_gate>& gate) const {
+  if (gate)
+    gate->leave();
+  auto res = dispatch(env);
+  if (!res)
+    return std::move(res.error());
+  return std::move(*res);
+}
+
 caf::behavior
 proto_handlers::to_behavior(std::shared_ptr<mailbox_gate> gate) const {
   auto self_copy = *this;
   return {
     [self_copy, gate](const envelope& env) -> caf::result<envelope> {
-      if (gate)
-        gate->leave();
-      auto res = self_copy.dispatch(env);
-      if (!res)
-        return std::move(res.error());
-      return std::move(*res);
+      return self_copy.handle(env, gate);
     },
   };
 }

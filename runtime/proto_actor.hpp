@@ -44,6 +44,11 @@ public:
   /// errc::unexpected_message naming the types this actor handles.
   caf::behavior to_behavior(std::shared_ptr<mailbox_gate> gate) const;
 
+  /// Leaves the gate (if any) and dispatches: the envelope handler of an
+  /// actor that also takes other messages (to_behavior is this alone).
+  caf::result<envelope> handle(const envelope& env,
+                               const std::shared_ptr<mailbox_gate>& gate) const;
+
   /// Dispatches one envelope (used by to_behavior and by tests).
   caf::expected<envelope> dispatch(const envelope& env) const;
 

@@ -1,6 +1,7 @@
 #include "actors/cache/cache_role.hpp"
 
 #include "actors/cache/role_state.hpp"
+#include "actors/cache/shard_client.hpp"
 #include "net/errors.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/metrics.hpp"
@@ -166,25 +167,11 @@ caf::behavior cache_actor(caf::event_based_actor* self, std::shared_ptr<role_sta
   return {
     [self, cl, node_ctx](cache_proxy_atom, uint64_t call, const std::string& node,
                          envelope& cmd) {
-      request_by_name(
-        self, node_ctx, "cache/" + node, std::move(cmd), std::chrono::milliseconds{2000},
-        [cl, call](envelope& env) {
-          auto reply = unpack<v1::CacheProxyReply>(env);
-          cl->complete(call, reply ? reply->reply()
-                                   : error_reply("TRYAGAIN unreadable forwarded reply"));
-        },
-        [cl, call, node](caf::error& err) {
-          cl->complete(call, error_reply("TRYAGAIN forwarding to " + node
-                                         + " failed: " + caf::to_string(err)));
-        });
+      forward_call(self, node_ctx, node, std::move(cmd), std::chrono::milliseconds{2000},
+                   [cl, call](std::string reply) { cl->complete(call, std::move(reply)); });
     },
     [handlers, gate](const envelope& env) -> caf::result<envelope> {
-      if (gate)
-        gate->leave();
-      auto res = handlers.dispatch(env);
-      if (!res)
-        return std::move(res.error());
-      return std::move(*res);
+      return handlers.handle(env, gate);
     },
   };
 }

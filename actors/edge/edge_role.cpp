@@ -1,5 +1,8 @@
 #include "actors/edge/edge_role.hpp"
 
+#include "actors/edge/cluster_l2.hpp"
+#include "runtime/type_ids.hpp"
+
 #include "net/errors.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/proto_actor.hpp"
@@ -42,13 +45,24 @@ caf::expected<v1::EdgePurgeReport> apply_purge(edge_shared& shared,
     return make_error(errc::invalid_argument,
                       "give exactly one of url and key to purge");
   size_t n = 0;
+  // L2 forgets the object too (a soft purge removes it there: only the
+  // L1 copies keep serving stale), or the next miss would bring it back.
   if (!req.key().empty()) {
     n = shared.l1->purge_key(req.key(), req.soft());
+    if (shared.l2)
+      shared.l2->remove_tagged(req.key());
   } else {
     auto t = parse_purge_url(req.url());
     if (!t)
       return t.error();
     n = shared.l1->purge_url(t->scheme, t->host, t->target, req.soft());
+    if (shared.l2) {
+      cache::request r;
+      r.scheme = t->scheme;
+      r.host = t->host;
+      r.target = t->target;
+      shared.l2->remove(cache::cache_key(r));
+    }
   }
   shared.stats->purged.fetch_add(n, std::memory_order_relaxed);
   v1::EdgePurgeReport out;
@@ -114,8 +128,8 @@ struct edge_runtime {
   size_t threads = 0;
 };
 
-caf::behavior admin_actor(caf::event_based_actor*, std::shared_ptr<edge_runtime> rt,
-                          child_context ctx) {
+caf::behavior admin_actor(caf::event_based_actor* self, std::shared_ptr<edge_runtime> rt,
+                          node_context_ptr node_ctx, child_context ctx) {
   proto_handlers handlers;
   handlers.on<v1::EdgePurgeRequest>(
     [rt](const v1::EdgePurgeRequest& req) { return apply_purge(*rt->shared, req); });
@@ -123,7 +137,56 @@ caf::behavior admin_actor(caf::event_based_actor*, std::shared_ptr<edge_runtime>
     [rt](const v1::EdgeStatsRequest&) { return stats_of(*rt->shared, rt->threads); });
   handlers.on<v1::EdgeOriginsRequest>(
     [rt](const v1::EdgeOriginsRequest&) { return origins_of(*rt->shared); });
-  return handlers.to_behavior(ctx.gate);
+  auto gate = ctx.gate;
+  self->delayed_send(self, std::chrono::milliseconds{500}, tick_atom_v);
+  return {
+    // L2 traffic (cluster_l2.hpp) goes out from here to cache/<owner>.
+    [self, rt, node_ctx](cache_proxy_atom, uint64_t call, const std::string& node,
+                         envelope& cmd) {
+      auto l2 = rt->shared->l2;
+      troupe::cache::forward_call(self, node_ctx, node, std::move(cmd),
+                                  std::chrono::milliseconds{500},
+                                  [l2, call](std::string reply) {
+                                    l2->client().complete(call, std::move(reply));
+                                  });
+    },
+    [self, rt](tick_atom) {
+      if (rt->shared->l2)
+        rt->shared->l2->client().sweep();
+      self->delayed_send(self, std::chrono::milliseconds{500}, tick_atom_v);
+    },
+    [handlers, gate](const envelope& env) -> caf::result<envelope> {
+      return handlers.handle(env, gate);
+    },
+  };
+}
+
+// Objects above this go to L1 only; L2 entries live this long (a purge or
+// the shards' eviction removes them earlier).
+constexpr uint64_t l2_max_object_bytes = 1 << 20;
+constexpr uint64_t l2_ttl_ms = 3600 * 1000;
+
+caf::error register_l2_metrics(metrics_registry& reg, std::shared_ptr<cluster_l2> l2) {
+  struct item {
+    const char* name;
+    const char* help;
+    std::atomic<uint64_t>* value;
+  };
+  auto& c = l2->counters();
+  item items[] = {
+    {"troupe_edge_l2_hits_total", "L1 misses that the cache cluster (L2) answered.", &c.hits},
+    {"troupe_edge_l2_misses_total", "L1 misses that L2 did not answer (absent, error, no cluster).",
+     &c.misses},
+    {"troupe_edge_l2_served_total", "Responses served from an object L2 gave.", &c.hits_served},
+    {"troupe_edge_l2_puts_total", "Objects offered to L2 after an origin answer.", &c.puts},
+    {"troupe_edge_l2_skipped_large_total", "Stored objects too large for L2 (1 MiB).",
+     &c.skipped_large},
+  };
+  for (auto& it : items)
+    if (auto err = reg.callback_counter({it.name, it.help},
+                                        [l2, v = it.value] { return double(v->load()); }))
+      return err;
+  return caf::none;
 }
 
 cache::config cache_config(const node_config& cfg) {
@@ -162,6 +225,12 @@ caf::expected<supervisor_spec> make_role(role_environment& env) {
                                        rt->shared->l1, rt->shared->limiter,
                                        rt->shared->origin_latency))
     return err;
+  // L2: the cache cluster's shards, when one is placed (docs/edge.md).
+  auto client = std::make_shared<troupe::cache::shard_client>(
+    env.ctx, name_for(cfg.node_id), 10000, std::chrono::milliseconds{500});
+  rt->shared->l2 = std::make_shared<cluster_l2>(client, l2_max_object_bytes, l2_ttl_ms);
+  if (auto err = register_l2_metrics(*env.ctx->metrics, rt->shared->l2))
+    return err;
   auto server = edge_server::start(rt->shared);
   if (!server)
     return server.error();
@@ -188,8 +257,8 @@ caf::expected<supervisor_spec> make_role(role_environment& env) {
   admin.name = name_for(cfg.node_id);
   admin.type = "edge";
   admin.mailbox_capacity = cfg.mailbox_capacity;
-  admin.start = [rt](caf::local_actor* s, const child_context& c) {
-    return s->spawn(admin_actor, rt, c);
+  admin.start = [rt, node_ctx = env.ctx](caf::local_actor* s, const child_context& c) {
+    return s->spawn(admin_actor, rt, node_ctx, c);
   };
   sup.children.push_back(std::move(admin));
   return sup;

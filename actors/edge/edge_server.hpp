@@ -26,6 +26,8 @@
 
 namespace troupe::edge {
 
+class cluster_l2;
+
 /// What the server shares with the role and between its threads.
 struct edge_shared {
   edge_settings cfg;
@@ -37,6 +39,7 @@ struct edge_shared {
   std::shared_ptr<rate_limiter> limiter;
   std::shared_ptr<coalescer> coalesce;
   std::shared_ptr<event_sink> events;
+  std::shared_ptr<cluster_l2> l2; // null: no second tier (tests)
   std::vector<metric_histogram*> origin_latency; // per origin; may be empty
 };
 

@@ -1,21 +1,14 @@
-// The interface point for the edge's second tier (L2): the cluster's cache
-// shards (issue 4). NOT BUILT YET: the cache role is not clustered, so no
-// implementation exists and the edge goes from an L1 miss straight to the
-// origin (docs/edge.md, "L2").
-//
-// How it plugs in, when it exists: edge_shared gets a std::shared_ptr<l2_tier>;
-// in request_flow.cpp the coalescing leader of a miss (request_task::coalesce,
-// leader branch) calls get(decided.key) before forward(). An answer is
-// decoded with cache::decode_stored, stored with cache::cache::insert, and the
-// request is looked up again; no answer (or a timeout) goes to forward(). After
-// an origin answer, on_origin_response's outcome.stored_response, if set and
-// below the L2 size limit, goes to put() encoded with cache::encode_stored.
-// Purges then also have to reach the shards.
+// The edge's second tier (L2): the cluster's cache shards (docs/edge.md,
+// "L2"). The coalescing leader of an L1 miss asks L2 before the origin
+// (request_flow.cpp); an object the edge stores after an origin answer is
+// offered to L2 when it is at most max_object_bytes; purges remove from
+// L2 too. actors/edge/cluster_l2.cpp implements it over the cache cluster.
 #pragma once
 
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace troupe::edge {
 
@@ -30,9 +23,18 @@ public:
                    std::function<void(std::optional<std::string>)> done)
     = 0;
 
-  /// Offers a stored response to the owning shard; fire and forget, may be
-  /// dropped under load.
-  virtual void put(const std::string& key, std::string bytes) = 0;
+  /// Offers a stored response to the owning shard, tagged with its
+  /// surrogate keys; fire and forget, may be dropped under load.
+  virtual void put(const std::string& key, std::string bytes,
+                   const std::vector<std::string>& surrogate_keys)
+    = 0;
+
+  /// Purges: the object stored under `key`; every object tagged `tag`.
+  virtual void remove(const std::string& key) = 0;
+  virtual void remove_tagged(const std::string& tag) = 0;
+
+  /// Whether a second tier exists now (a cache cluster is placed).
+  virtual bool enabled() const = 0;
 };
 
 } // namespace troupe::edge

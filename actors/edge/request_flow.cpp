@@ -2,6 +2,8 @@
 // (for misses) coalescing, origin choice, retries, and the answer. Runs on
 // the worker thread that owns the client connection; a coalesced follower
 // is handed back to its own worker when the leader releases the key.
+#include "actors/edge/cache/stored_codec.hpp"
+#include "actors/edge/cluster_l2.hpp"
 #include "actors/edge/edge_io.hpp"
 #include "actors/edge/http_wire.hpp"
 
@@ -14,6 +16,8 @@ using wall = std::chrono::system_clock;
 
 // Attempts per request over distinct origins (the first plus retries).
 constexpr int max_attempts = 3;
+// How long a miss waits for L2 before it goes to the origin.
+constexpr auto l2_timeout = std::chrono::milliseconds{200};
 
 cache_status status_of(cache::lookup_kind k) {
   switch (k) {
@@ -64,6 +68,8 @@ private:
   void coalesce();
   void on_released();
   void on_wait_timeout();
+  bool ask_l2();
+  void on_l2(std::optional<std::string> bytes);
   std::shared_ptr<const std::string> origin_bytes();
   void on_fetched(size_t origin, fetch_result r);
   void on_origin_response(size_t origin, fetch_result r);
@@ -88,6 +94,7 @@ private:
   bool leader_ = false;
   bool waiting_ = false;
   bool answered_ = false;
+  bool l2_pending_ = false;
   std::optional<asio::steady_timer> wait_timer_;
 };
 
@@ -195,7 +202,8 @@ void request_task::coalesce() {
   });
   if (role == coalescer::role::leader) {
     leader_ = true;
-    forward();
+    if (!ask_l2())
+      forward();
     return;
   }
   if (role == coalescer::role::overflow) {
@@ -209,6 +217,47 @@ void request_task::coalesce() {
     if (!ec)
       self->on_wait_timeout();
   });
+}
+
+// A plain miss asks the cluster's cache shards before the origin; an
+// answer goes into L1 (if it is still storable and matches) and is served
+// from there. Revalidations and passes go to the origin.
+bool request_task::ask_l2() {
+  auto* l2 = sh().l2.get();
+  if (!l2 || background_ || decided_.kind != cache::lookup_kind::miss || !l2->enabled())
+    return false;
+  l2_pending_ = true;
+  auto self = shared_from_this();
+  auto* io = &w_.io;
+  wait_timer_.emplace(w_.io);
+  wait_timer_->expires_after(l2_timeout);
+  wait_timer_->async_wait([self](const asio::error_code& ec) {
+    if (!ec)
+      self->on_l2(std::nullopt);
+  });
+  l2->get(decided_.key, [self, io](std::optional<std::string> bytes) {
+    asio::post(*io, [self, bytes = std::move(bytes)]() mutable { self->on_l2(std::move(bytes)); });
+  });
+  return true;
+}
+
+void request_task::on_l2(std::optional<std::string> bytes) {
+  if (!l2_pending_)
+    return;
+  l2_pending_ = false;
+  wait_timer_->cancel();
+  if (bytes)
+    if (auto stored = cache::decode_stored(*bytes, cache_cfg());
+        stored && sh().l1->insert(creq_, stored, wall::now())) {
+      decided_ = sh().l1->lookup(creq_, wall::now());
+      if (decided_.kind == cache::lookup_kind::hit) {
+        sh().l2->counters().hits_served.fetch_add(1, std::memory_order_relaxed);
+        release();
+        answer(std::move(*decided_.client_response), status_of(decided_.kind));
+        return;
+      }
+    }
+  forward();
 }
 
 void request_task::on_released() {
@@ -312,6 +361,9 @@ void request_task::on_origin_response(size_t, fetch_result r) {
   strip_response_hops(r.res.headers);
   auto outcome = sh().l1->on_origin_response(creq_, decided_, std::move(r.res), r.sent_wall,
                                              r.received_wall, wall::now(), !background_);
+  if (outcome.entry && sh().l2 && sh().l2->enabled())
+    sh().l2->put(outcome.entry->key, cache::encode_stored(*outcome.entry),
+                 outcome.entry->surrogate_keys);
   release();
   if (background_ || !outcome.client_response)
     return;

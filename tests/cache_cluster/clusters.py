@@ -491,7 +491,9 @@ class TroupeNode(_Process):
             s.getsockname()[1] for s in socks)
         for s in socks:
             s.close()
-        args = [binary, "--node-id", node_id, "--role", "consensus,cache",
+        extra = list(extra)
+        roles = [] if "--role" in extra else ["--role", "consensus,cache"]
+        args = [binary, "--node-id", node_id] + roles + [
                 "--listen", self.cluster_address,
                 "--admin-listen", f"{host}:{self.admin_port}",
                 "--resp-listen", f"{host}:{self.resp_port}",
