@@ -10,6 +10,7 @@
 #include <asio.hpp>
 
 #include <atomic>
+#include <deque>
 #include <thread>
 #include <vector>
 
@@ -63,44 +64,97 @@ private:
     resume();
   }
 
-  // Runs what is buffered, writes, and reads on unless a command waits for
-  // another node's reply or for replicas (replies stay in order: nothing
-  // after it runs before it is answered).
+  // Runs what is buffered, writes, and reads on unless the connection is
+  // blocked: a WAIT is unanswered, or max_in_flight forwarded commands are.
   void resume() {
     process();
     if (closed_)
       return;
     flush();
-    if (!closing_ && !waiting_ && !reading_)
+    if (!closing_ && !blocked() && !reading_)
       read();
   }
 
-  void start_forward(const std::string& node, resp::reply_writer& w) {
-    waiting_ = true;
-    auto self = shared_from_this();
-    auto ex = sock_.get_executor();
-    bool sent = cl_.forward(node, args_, client_.protocol, [self, ex](std::string reply) {
-      asio::post(ex, [self, reply = std::move(reply)]() mutable {
-        self->on_answer(std::move(reply));
-      });
-    });
-    if (!sent) {
-      waiting_ = false;
-      w.error("TRYAGAIN too many commands forwarded to other nodes are in flight (limit "
-              + std::to_string(cl_.config().max_forwards) + ")");
+  // Replies stay in the order of the commands: while a forwarded command
+  // or a WAIT is unanswered, later replies queue behind its slot, and
+  // drain() moves every answered slot at the front to the output.
+  struct reply_slot {
+    uint64_t seq;
+    std::string bytes;
+    bool ready;
+  };
+  static constexpr size_t max_in_flight = 64; // forwarded commands per connection
+
+  bool blocked() const {
+    return wait_active_ || in_flight_ >= max_in_flight;
+  }
+
+  // Where the next local reply goes.
+  std::string& reply_target() {
+    if (queue_.empty())
+      return out_;
+    if (!queue_.back().ready)
+      queue_.push_back({next_seq_++, {}, true});
+    return queue_.back().bytes;
+  }
+
+  uint64_t push_pending() {
+    auto seq = next_seq_++;
+    queue_.push_back({seq, {}, false});
+    return seq;
+  }
+
+  void fill(uint64_t seq, std::string reply) {
+    for (auto& slot : queue_)
+      if (slot.seq == seq) {
+        slot.bytes = std::move(reply);
+        slot.ready = true;
+        break;
+      }
+    while (!queue_.empty() && queue_.front().ready) {
+      out_ += queue_.front().bytes;
+      queue_.pop_front();
     }
   }
 
-  void on_answer(std::string reply) {
+  size_t queued_bytes() const {
+    size_t n = 0;
+    for (auto& slot : queue_)
+      n += slot.bytes.size();
+    return n;
+  }
+
+  void start_forward(const std::string& node) {
+    auto seq = push_pending();
+    ++in_flight_;
+    auto self = shared_from_this();
+    auto ex = sock_.get_executor();
+    bool sent = cl_.forward(node, args_, client_.protocol, [self, ex, seq](std::string reply) {
+      asio::post(ex, [self, seq, reply = std::move(reply)]() mutable {
+        self->on_forwarded(seq, std::move(reply));
+      });
+    });
+    if (!sent) {
+      --in_flight_;
+      std::string reply;
+      resp::reply_writer w{reply, client_.protocol};
+      w.error("TRYAGAIN too many commands forwarded to other nodes are in flight (limit "
+              + std::to_string(cl_.config().max_forwards) + ")");
+      fill(seq, std::move(reply));
+    }
+  }
+
+  void on_forwarded(uint64_t seq, std::string reply) {
     if (closed_)
       return;
-    out_ += reply;
-    waiting_ = false;
+    --in_flight_;
+    fill(seq, std::move(reply));
     resume();
   }
 
   void start_wait(const route& r) {
-    waiting_ = true;
+    wait_active_ = true;
+    wait_seq_ = push_pending();
     wait_replicas_ = r.replicas;
     wait_deadline_ = r.timeout_ms > 0 ? std::chrono::steady_clock::now()
                                           + std::chrono::milliseconds{r.timeout_ms}
@@ -109,14 +163,18 @@ private:
   }
 
   // WAIT polls its replicas' acknowledgements every millisecond, on this
-  // connection's thread, without holding it.
+  // connection's thread, without holding it. Nothing after it runs before
+  // it is answered, as in Redis.
   void poll_wait() {
     auto n = static_cast<int64_t>(cl_.acked(client_));
     if (n >= wait_replicas_ || std::chrono::steady_clock::now() >= wait_deadline_) {
       std::string reply;
       resp::reply_writer w{reply, client_.protocol};
       w.integer(n);
-      on_answer(std::move(reply));
+      wait_active_ = false;
+      fill(wait_seq_, std::move(reply));
+      if (!in_process_)
+        resume();
       return;
     }
     wait_timer_.expires_after(std::chrono::milliseconds{1});
@@ -127,41 +185,44 @@ private:
   }
 
   void process() {
-    resp::reply_writer w{out_, client_.protocol};
-    while (!closing_ && !waiting_) {
+    in_process_ = true;
+    while (!closing_ && !blocked() && !closed_) {
       auto st = parser_.next(args_);
       if (st == resp::parse_status::need_more)
-        return;
+        break;
       if (st == resp::parse_status::overflow) {
         close();
-        return;
+        break;
       }
+      resp::reply_writer w{reply_target(), client_.protocol};
       if (st == resp::parse_status::error) {
         eng_.counters().protocol_errors.fetch_add(1, std::memory_order_relaxed);
         w.error(parser_.error_reply());
         closing_ = true;
-        return;
+        break;
       }
       auto r = cl_.execute(args_, client_, w);
       if (r.kind == route::forward)
-        start_forward(r.node, w);
+        start_forward(r.node);
       else if (r.kind == route::wait)
         start_wait(r);
       if (client_.close_after_reply)
         closing_ = true;
-      if (out_.size() + sending_.size() > cfg_.output_buffer_limit_bytes) {
+      auto pending = out_.size() + sending_.size() + (queue_.empty() ? 0 : queued_bytes());
+      if (pending > cfg_.output_buffer_limit_bytes) {
         eng_.counters().output_limit_disconnects.fetch_add(1, std::memory_order_relaxed);
         close();
-        return;
+        break;
       }
     }
+    in_process_ = false;
   }
 
   void flush() {
     if (writing_ || closed_)
       return;
     if (out_.empty()) {
-      if (closing_)
+      if (closing_ && queue_.empty())
         close();
       return;
     }
@@ -209,9 +270,14 @@ private:
   asio::steady_timer wait_timer_;
   int64_t wait_replicas_ = 0;
   std::chrono::steady_clock::time_point wait_deadline_;
+  std::deque<reply_slot> queue_;
+  uint64_t next_seq_ = 0;
+  size_t in_flight_ = 0;   // forwarded commands unanswered
+  uint64_t wait_seq_ = 0;
+  bool wait_active_ = false;
+  bool in_process_ = false;
   bool writing_ = false;
   bool reading_ = false;
-  bool waiting_ = false; // a forwarded command or WAIT is unanswered
   bool closing_ = false; // reply pending, then close (QUIT, protocol error)
   bool closed_ = false;
 };
