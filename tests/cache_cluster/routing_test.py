@@ -324,6 +324,24 @@ def run_checks(checks, cluster, args, misrouted):
     checks.run(f"plain connection: GET of a key another primary owns (want {misrouted})",
                misrouted_get)
 
+    def pipelined_proxy():
+        # 300 SETs then 300 GETs in one pipeline through one node: most keys
+        # live on other nodes, so most replies come back out of that node's
+        # forwards, and must still come in the order of the commands.
+        pipe = plain0.pipeline(transaction=False)
+        pkeys = [f"pipe:{i}" for i in range(300)]
+        for i, k in enumerate(pkeys):
+            pipe.set(k, f"v{i}")
+        for k in pkeys:
+            pipe.get(k)
+        got = pipe.execute(raise_on_error=False)
+        want = [True] * 300 + [f"v{i}" for i in range(300)]
+        bad = [(i, g, w) for i, (g, w) in enumerate(zip(got, want)) if g != w]
+        return None if not bad else f"{len(bad)} replies out of place, e.g. {bad[:3]}"
+    if misrouted == "value":
+        checks.run("plain connection: a pipeline of 600 commands over every shard "
+                   "answers in order (proxy mode)", pipelined_proxy)
+
     def redis_cli_c():
         # The key lives on the third primary, so that both the SET (through
         # the first) and the GET (through the second) are redirected.
