@@ -5,6 +5,7 @@
 #include "troupe/control.pb.h"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <set>
@@ -326,15 +327,103 @@ void cluster::run_keyless(const view& v, const command_def* def,
       standalone_->execute(args, client, out);
     else
       out.ok();
-  } else if (name == "scan" || name == "keys" || name == "randomkey") {
-    // The keys of this node's first primary shard: a node that is primary
-    // of two shards (after a failover) lists one of them; documented in
-    // docs/cache-cluster.md.
-    (primaries.empty() ? *standalone_ : *primaries.front()).execute(args, client, out);
-  } else {
+  } else if (primaries.empty() || (name != "scan" && name != "keys" && name != "randomkey")) {
     standalone_->execute(args, client, out);
+  } else {
+    keyspace_walk(primaries, name, args, client, out);
   }
 }
+
+// SCAN, KEYS and RANDOMKEY over every shard that is primary here, in the
+// order of the slot map. SCAN's cursor carries the shard's index in its top
+// 8 bits and the engine's own cursor (below 2^56) in the rest.
+void cluster::keyspace_walk(const std::vector<engine*>& primaries, const std::string& name,
+                            std::span<const std::string_view> args, client_state& client,
+                            resp::reply_writer& out) {
+  constexpr int shift = 56;
+  auto run = [&](engine* e, std::span<const std::string_view> a) {
+    std::string reply;
+    resp::reply_writer w{reply, out.protocol()};
+    e->execute(a, client, w);
+    return reply;
+  };
+  // "*N\r\n" at `pos`: N, and moves pos past it.
+  auto header = [](const std::string& r, size_t& pos) -> int64_t {
+    auto eol = r.find("\r\n", pos);
+    int64_t n = -1;
+    if (r[pos] != '*' || eol == std::string::npos
+        || !parse_int(std::string_view{r}.substr(pos + 1, eol - pos - 1), n))
+      return -1;
+    pos = eol + 2;
+    return n;
+  };
+  if (name == "randomkey") {
+    for (auto* e : primaries) {
+      auto r = run(e, args);
+      if (r.rfind("$-1", 0) != 0 && r.rfind("_", 0) != 0) {
+        out.buffer() += r;
+        return;
+      }
+    }
+    out.null();
+    return;
+  }
+  if (name == "keys") {
+    int64_t total = 0;
+    std::string body;
+    for (auto* e : primaries) {
+      auto r = run(e, args);
+      size_t pos = 0;
+      auto n = header(r, pos);
+      if (n < 0) {
+        out.buffer() += r; // an error reply
+        return;
+      }
+      total += n;
+      body.append(r, pos);
+    }
+    out.array(static_cast<size_t>(total));
+    out.buffer() += body;
+    return;
+  }
+  uint64_t cursor = 0;
+  if (auto [end, ec] = std::from_chars(args[1].data(), args[1].data() + args[1].size(), cursor);
+      ec != std::errc{} || end != args[1].data() + args[1].size()) {
+    out.error("ERR invalid cursor");
+    return;
+  }
+  auto index = cursor >> shift;
+  if (index >= primaries.size()) {
+    out.array(2);
+    out.bulk("0");
+    out.array(0);
+    return;
+  }
+  std::vector<std::string_view> a{args.begin(), args.end()};
+  auto inner = std::to_string(cursor & ((uint64_t{1} << shift) - 1));
+  a[1] = inner;
+  auto r = run(primaries[index], a);
+  // [cursor, [keys...]]: take the engine's cursor, keep the keys.
+  size_t pos = 0;
+  uint64_t next = 0;
+  if (header(r, pos) != 2 || r[pos] != '$') {
+    out.buffer() += r; // an error reply (bad option, ...)
+    return;
+  }
+  auto eol = r.find("\r\n", pos);
+  auto body_start = eol + 2;
+  auto body_end = r.find("\r\n", body_start);
+  std::from_chars(r.data() + body_start, r.data() + body_end, next);
+  if (next != 0)
+    next |= index << shift;
+  else if (index + 1 < primaries.size())
+    next = (index + 1) << shift;
+  out.array(2);
+  out.bulk(std::to_string(next));
+  out.buffer().append(r, body_end + 2);
+}
+
+
 
 std::string cluster::execute_forwarded(std::span<const std::string_view> args, int protocol,
                                        std::string& shard, uint64_t& offset) {

@@ -178,6 +178,9 @@ private:
   void refresh();
   std::shared_ptr<const view> current() const;
   engine* local_primary(const view& v, int16_t shard) const;
+  void keyspace_walk(const std::vector<engine*>& primaries, const std::string& name,
+                     std::span<const std::string_view> args, client_state& client,
+                     resp::reply_writer& out);
   void run_keyless(const view& v, const command_def* def,
                    std::span<const std::string_view> args, client_state& client,
                    resp::reply_writer& out);

@@ -254,6 +254,26 @@ def run_checks(checks, cluster, args, misrouted):
         return f"{len(bad)} SETs not OK, first {bad[:3]}" if bad else None
     checks.run(f"RedisCluster client: SET {NKEYS} keys", set_all)
 
+    def scan_all():
+        # scan_iter asks every primary node; a node may be primary of
+        # several shards (troupe: two per node), and SCAN must walk them all.
+        found = set(rc.scan_iter(match="route:*", count=50))
+        missing = set(keys) - found
+        return f"{len(missing)} of {NKEYS} keys not found, e.g. {sorted(missing)[:3]}" \
+            if missing else None
+    checks.run(f"RedisCluster client: scan_iter finds all {NKEYS} keys", scan_all)
+
+    def keys_and_dbsize():
+        total_keys, total_db = 0, 0
+        for h2, p2 in primaries:
+            with clusters.client(h2, p2, timeout=5) as c:
+                total_keys += len(c.keys("route:*"))
+                total_db += c.dbsize()
+        if total_keys != NKEYS:
+            return f"KEYS route:* over the primaries found {total_keys}, want {NKEYS}"
+        return None if total_db >= NKEYS else f"DBSIZE sums to {total_db}, want >= {NKEYS}"
+    checks.run("KEYS and DBSIZE per node add up over the primaries", keys_and_dbsize)
+
     pipe = plain0.pipeline(transaction=False)
     for k in keys:
         pipe.execute_command("CLUSTER", "KEYSLOT", k)
