@@ -33,6 +33,10 @@ build: configure
 
 # Every test: unit tests, then integration tests with real processes.
 test: build
+	@# ctest splits test names at ';' (a CMake list), and the halves match no
+	@# doctest case, so such a test would pass without running.
+	@! grep -rn --include='*.cpp' -E 'TEST_CASE\("[^"]*;' tests/ \
+	  || { echo "a TEST_CASE name above has ';': ctest would not run it"; exit 1; }
 	cd $(BUILD) && ctest --output-on-failure --timeout 300
 	@grep -h "schedules passed" $(BUILD)/Testing/Temporary/LastTest.log || true
 	$(MAKE) fuzz-smoke

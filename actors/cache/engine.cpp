@@ -257,6 +257,7 @@ void engine::apply(std::span<const std::string_view> args) {
   std::string sink;
   resp::reply_writer out{sink};
   command_ctx ctx{*this, client, out, args, clock_()};
+  std::lock_guard guard{write_mtx_}; // as execute(): never beside set_recording()
   def->fn(ctx);
 }
 
@@ -309,7 +310,10 @@ void engine::execute(std::span<const std::string_view> args, client_state& clien
     return;
   }
   command_ctx ctx{*this, client, out, args, clock_()};
-  if (!def->write || !recording()) {
+  // A shard's engine (one with a backlog) serialises every write, recorded
+  // or not, so that a write never races set_recording() over the eviction
+  // log; a standalone engine's writes meet only on the lock shards.
+  if (!def->write || !backlog_) {
     def->fn(ctx);
     return;
   }

@@ -70,7 +70,7 @@ std::string breaker_of(node_process& n) {
 
 } // namespace
 
-TEST_CASE("edge: a 2-edge cluster shows Age, Cache-Status, X-Cache; purge by key via "
+TEST_CASE("edge: a 2-edge cluster shows Age, Cache-Status, X-Cache, purge by key via "
           "troupectl removes the object on both edges") {
   test_origin origin;
   REQUIRE(origin.route(R"({"path": "/obj", "headers": {"Cache-Control": "max-age=300",

@@ -175,7 +175,7 @@ TEST_CASE("tls: a node without a certificate from the CA cannot join") {
   CHECK(http_get("127.0.0.4", plain.admin_port(), "/readyz") == 503);
 }
 
-TEST_CASE("tls: a viewer certificate may read; send and kill need admin") {
+TEST_CASE("tls: a viewer certificate may read, send and kill need admin") {
   node_process n1{node_options{"n1", "127.0.0.2"}};
   REQUIRE(n1.wait_ready());
   auto ep = n1.cluster_address();

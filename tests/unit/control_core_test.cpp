@@ -126,7 +126,7 @@ TEST_CASE("control: a heartbeat joins a node, and the ack carries its status") {
   CHECK_FALSE(ack.full());
 }
 
-TEST_CASE("control: silence makes a node suspect, then down; heartbeats keep it up") {
+TEST_CASE("control: silence makes a node suspect, then down, heartbeats keep it up") {
   fixture f;
   auto n2 = info("n2"), n3 = info("n3");
   f.run(700, {n2, n3}); // past the takeover grace
@@ -474,7 +474,7 @@ TEST_CASE("control: placement honours the role and prefers another zone") {
   CHECK(f.host("singleton/x") == "c"); // z2, though d is also eligible
 }
 
-TEST_CASE("control: an escalated singleton goes elsewhere; with nowhere to go it waits") {
+TEST_CASE("control: an escalated singleton goes elsewhere, with nowhere to go it waits") {
   fixture f;
   auto n2 = info("n2", 1, {"edge"});
   f.run(700, {n2});

@@ -43,7 +43,7 @@ TEST_CASE("faults: a drop rate drops about that fraction") {
   CHECK(t.links().empty()); // a link with no fault left is removed
 }
 
-TEST_CASE("faults: delays are clamped and counted; rates are clamped") {
+TEST_CASE("faults: delays are clamped and counted, rates are clamped") {
   fault_table t{true, 1};
   t.set_delay("n3", 50ms);
   auto v = t.on_send("n3");

@@ -125,7 +125,7 @@ TEST_CASE("metrics: histogram buckets are cumulative and end in +Inf") {
   CHECK(snap.count == 6);
 }
 
-TEST_CASE("metrics: histogram labels put le last; bounds are checked") {
+TEST_CASE("metrics: histogram labels put le last, bounds are checked") {
   metrics_registry reg;
   auto h = reg.histogram({"size_bytes", "Sizes.", {}, {"kind"}},
                          {1024, std::numeric_limits<double>::infinity()});
@@ -225,7 +225,7 @@ TEST_CASE("metrics: names are validated") {
   CHECK_FALSE(reg.gauge({"bad_label", "x", {}, {"a-b"}}));
 }
 
-TEST_CASE("metrics: a name keeps its type; identical registration shares") {
+TEST_CASE("metrics: a name keeps its type, identical registration shares") {
   metrics_registry reg;
   auto first = reg.counter({"jobs_total", "Jobs."});
   REQUIRE(first);

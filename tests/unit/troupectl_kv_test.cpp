@@ -120,7 +120,7 @@ TEST_CASE("troupectl kv: prefix_end agrees with the state machine's") {
   CHECK(prefix_end("\xff") == std::string(1, '\0'));
 }
 
-TEST_CASE("troupectl kv: get builds a RangeRequest; --prefix sets range_end") {
+TEST_CASE("troupectl kv: get builds a RangeRequest, --prefix sets range_end") {
   get_args args;
   args.key = "/app/";
   args.prefix = true;
@@ -593,7 +593,7 @@ TEST_CASE("troupectl raft: membership requests") {
   CHECK_FALSE(valid_node_id(std::string(64, 'a')));
 }
 
-TEST_CASE("troupectl raft: admin requests follow NOT_LEADER; REJECTED fails") {
+TEST_CASE("troupectl raft: admin requests follow NOT_LEADER, REJECTED fails") {
   scripted net;
   v1::RaftAdminReply not_leader;
   not_leader.set_status(v1::PROPOSE_STATUS_NOT_LEADER);
