@@ -1,7 +1,6 @@
 #include "actors/cache/cache_role.hpp"
 
 #include "actors/cache/role_state.hpp"
-#include "actors/cache/shard_client.hpp"
 #include "net/errors.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/metrics.hpp"
@@ -149,26 +148,56 @@ caf::behavior cache_actor(caf::event_based_actor* self, std::shared_ptr<role_sta
     return stats_of(*cl, id, address);
   });
   handlers.on<v1::CacheProxyCommand>([cl](const v1::CacheProxyCommand& cmd) {
-    std::vector<std::string_view> args{cmd.args().begin(), cmd.args().end()};
     v1::CacheProxyReply reply;
-    if (args.empty()) {
-      reply.set_reply(error_reply("ERR empty forwarded command"));
-      return reply;
-    }
-    std::string shard;
-    uint64_t offset = 0;
-    reply.set_reply(cl->execute_forwarded(args, cmd.protocol() == 3 ? 3 : 2, shard, offset));
-    reply.set_shard(shard);
-    reply.set_offset(offset);
+    auto run = [cl](const v1::CacheProxyCommand& one, v1::CacheProxyReply& out,
+                    bool batched) {
+      std::vector<std::string_view> args{one.args().begin(), one.args().end()};
+      std::string text;
+      std::string shard;
+      uint64_t offset = 0;
+      if (args.empty())
+        text = error_reply("ERR empty forwarded command");
+      else
+        text = cl->execute_forwarded(args, one.protocol() == 3 ? 3 : 2, shard, offset);
+      if (batched)
+        out.add_replies(std::move(text));
+      else
+        out.set_reply(std::move(text));
+      out.set_shard(shard);
+      out.set_offset(offset);
+    };
+    if (cmd.batch_size() > 0)
+      for (auto& one : cmd.batch())
+        run(one, reply, true);
+    else
+      run(cmd, reply, false);
     return reply;
   });
   auto gate = ctx.gate;
   auto node_ctx = rs->ctx;
   return {
-    [self, cl, node_ctx](cache_proxy_atom, uint64_t call, const std::string& node,
+    [self, cl, node_ctx](cache_proxy_atom, uint64_t first, uint64_t n, const std::string& node,
                          envelope& cmd) {
-      forward_call(self, node_ctx, node, std::move(cmd), std::chrono::milliseconds{2000},
-                   [cl, call](std::string reply) { cl->complete(call, std::move(reply)); });
+      request_by_name(
+        self, node_ctx, "cache/" + node, std::move(cmd), std::chrono::milliseconds{2000},
+        [cl, first, n](envelope& env) {
+          auto reply = unpack<v1::CacheProxyReply>(env);
+          for (uint64_t i = 0; i < n; ++i) {
+            if (!reply)
+              cl->complete(first + i, error_reply("TRYAGAIN unreadable forwarded reply"));
+            else if (n == 1 && reply->replies_size() == 0)
+              cl->complete(first, reply->reply());
+            else if (static_cast<uint64_t>(reply->replies_size()) == n)
+              cl->complete(first + i, reply->replies(static_cast<int>(i)));
+            else
+              cl->complete(first + i, error_reply("TRYAGAIN a forwarded batch came back short"));
+          }
+        },
+        [cl, first, n, node](caf::error& err) {
+          for (uint64_t i = 0; i < n; ++i)
+            cl->complete(first + i, error_reply("TRYAGAIN forwarding to " + node
+                                                + " failed: " + caf::to_string(err)));
+        });
     },
     [handlers, gate](const envelope& env) -> caf::result<envelope> {
       return handlers.handle(env, gate);
@@ -179,25 +208,32 @@ caf::behavior cache_actor(caf::event_based_actor* self, std::shared_ptr<role_sta
 // The I/O threads' way into the runtime: the current incarnation of
 // cache/<node-id> takes the command (it may be restarting: then no).
 cluster::transport_fn transport(std::shared_ptr<role_state> rs) {
-  return [rs](uint64_t call, const std::string& node, std::vector<std::string> args,
-              int protocol) {
+  return [rs](uint64_t first, const std::string& node,
+              std::vector<std::vector<std::string>> commands, int protocol) {
     auto entry = rs->ctx->table->find(rs->actor_name);
     if (!entry || !entry->handle)
       return false;
     v1::CacheProxyCommand cmd;
+    cmd.set_protocol(protocol);
     size_t bytes = 0;
-    for (auto& a : args) {
-      bytes += a.size();
-      cmd.add_args(std::move(a));
+    for (auto& args : commands) {
+      auto* one = commands.size() == 1 ? &cmd : cmd.add_batch();
+      one->set_protocol(protocol);
+      for (auto& a : args) {
+        bytes += a.size() + 16;
+        one->add_args(std::move(a));
+      }
     }
     if (bytes > max_envelope_bytes - 4096) {
-      rs->cl->complete(call, error_reply("ERR a command for another node's shard is limited "
-                                         "to 16 MB in proxy mode; send it to the key's "
-                                         "primary (CLUSTER SLOTS)"));
+      for (size_t i = 0; i < commands.size(); ++i)
+        rs->cl->complete(first + i,
+                         error_reply("ERR commands for another node's shard are limited to "
+                                     "16 MB per pipeline in proxy mode; send them to the "
+                                     "key's primary (CLUSTER SLOTS)"));
       return true;
     }
-    cmd.set_protocol(protocol);
-    caf::anon_send(entry->handle, cache_proxy_atom_v, call, node, pack(cmd));
+    caf::anon_send(entry->handle, cache_proxy_atom_v, first,
+                   static_cast<uint64_t>(commands.size()), node, pack(cmd));
     return true;
   };
 }

@@ -472,22 +472,38 @@ void cluster::set_transport(transport_fn fn) {
 
 bool cluster::forward(const std::string& node, std::span<const std::string_view> args,
                       int protocol, done_fn done) {
-  uint64_t id;
+  std::vector<forward_item> items(1);
+  items[0].args.assign(args.begin(), args.end());
+  items[0].done = std::move(done);
+  return forward_batch(node, std::move(items), protocol);
+}
+
+bool cluster::forward_batch(const std::string& node, std::vector<forward_item> items,
+                            int protocol) {
+  uint64_t first;
   transport_fn send;
+  auto n = items.size();
+  std::vector<std::vector<std::string>> args;
+  args.reserve(n);
   {
     std::lock_guard guard{calls_mtx_};
-    if (!transport_ || calls_.size() >= cfg_.max_forwards) {
-      counters_.forward_shed.fetch_add(1, std::memory_order_relaxed);
+    if (!transport_ || calls_.size() + n > cfg_.max_forwards) {
+      counters_.forward_shed.fetch_add(n, std::memory_order_relaxed);
       return false;
     }
-    id = next_call_++;
-    calls_[id] = {std::move(done), wall_ms()};
+    first = next_call_;
+    next_call_ += n;
+    auto now = wall_ms();
+    for (size_t i = 0; i < n; ++i) {
+      calls_[first + i] = {std::move(items[i].done), now};
+      args.push_back(std::move(items[i].args));
+    }
     send = transport_;
   }
-  counters_.forwarded.fetch_add(1, std::memory_order_relaxed);
-  std::vector<std::string> copy{args.begin(), args.end()};
-  if (!send(id, node, std::move(copy), protocol))
-    complete(id, error_line("TRYAGAIN the cache actor of this node is restarting"));
+  counters_.forwarded.fetch_add(n, std::memory_order_relaxed);
+  if (!send(first, node, std::move(args), protocol))
+    for (size_t i = 0; i < n; ++i)
+      complete(first + i, error_line("TRYAGAIN the cache actor of this node is restarting"));
   return true;
 }
 

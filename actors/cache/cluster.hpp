@@ -140,9 +140,17 @@ public:
   using done_fn = std::function<void(std::string)>;
   bool forward(const std::string& node, std::span<const std::string_view> args,
                int protocol, done_fn done);
-  /// The transport: sends (id, owner, args, protocol); false if it cannot.
-  using transport_fn
-    = std::function<bool(uint64_t, const std::string&, std::vector<std::string>, int)>;
+  /// Several commands for one owner, sent as one message (a pipeline);
+  /// each gets its own `done`. false when they would exceed the limit.
+  struct forward_item {
+    std::vector<std::string> args;
+    done_fn done;
+  };
+  bool forward_batch(const std::string& node, std::vector<forward_item> items, int protocol);
+  /// The transport: sends calls first .. first + n - 1 (their args, in
+  /// order) to the owner; false if it cannot.
+  using transport_fn = std::function<bool(uint64_t first, const std::string& node,
+                                          std::vector<std::vector<std::string>>, int)>;
   void set_transport(transport_fn fn);
   /// The transport's answer for call `id`.
   void complete(uint64_t id, std::string reply);

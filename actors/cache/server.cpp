@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <deque>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -124,24 +125,42 @@ private:
     return n;
   }
 
+  // A forwarded command waits in batch_ until process() has run what is
+  // buffered; then each owner gets one message with all of them.
   void start_forward(const std::string& node) {
     auto seq = push_pending();
     ++in_flight_;
+    auto& b = batch_[node];
+    b.seqs.push_back(seq);
+    b.args.emplace_back(args_.begin(), args_.end());
+  }
+
+  void send_batches() {
+    if (batch_.empty())
+      return;
     auto self = shared_from_this();
     auto ex = sock_.get_executor();
-    bool sent = cl_.forward(node, args_, client_.protocol, [self, ex, seq](std::string reply) {
-      asio::post(ex, [self, seq, reply = std::move(reply)]() mutable {
-        self->on_forwarded(seq, std::move(reply));
-      });
-    });
-    if (!sent) {
-      --in_flight_;
-      std::string reply;
-      resp::reply_writer w{reply, client_.protocol};
-      w.error("TRYAGAIN too many commands forwarded to other nodes are in flight (limit "
-              + std::to_string(cl_.config().max_forwards) + ")");
-      fill(seq, std::move(reply));
+    for (auto& [node, b] : batch_) {
+      std::vector<cluster::forward_item> items(b.seqs.size());
+      for (size_t i = 0; i < items.size(); ++i) {
+        items[i].args = std::move(b.args[i]);
+        items[i].done = [self, ex, seq = b.seqs[i]](std::string reply) {
+          asio::post(ex, [self, seq, reply = std::move(reply)]() mutable {
+            self->on_forwarded(seq, std::move(reply));
+          });
+        };
+      }
+      if (!cl_.forward_batch(node, std::move(items), client_.protocol))
+        for (auto seq : b.seqs) {
+          --in_flight_;
+          std::string reply;
+          resp::reply_writer w{reply, client_.protocol};
+          w.error("TRYAGAIN too many commands forwarded to other nodes are in flight (limit "
+                  + std::to_string(cl_.config().max_forwards) + ")");
+          fill(seq, std::move(reply));
+        }
     }
+    batch_.clear();
   }
 
   void on_forwarded(uint64_t seq, std::string reply) {
@@ -215,6 +234,8 @@ private:
         break;
       }
     }
+    if (!closed_)
+      send_batches();
     in_process_ = false;
   }
 
@@ -271,6 +292,11 @@ private:
   int64_t wait_replicas_ = 0;
   std::chrono::steady_clock::time_point wait_deadline_;
   std::deque<reply_slot> queue_;
+  struct pending_batch {
+    std::vector<uint64_t> seqs;
+    std::vector<std::vector<std::string>> args;
+  };
+  std::map<std::string, pending_batch> batch_; // by owner, until process() ends
   uint64_t next_seq_ = 0;
   size_t in_flight_ = 0;   // forwarded commands unanswered
   uint64_t wait_seq_ = 0;
