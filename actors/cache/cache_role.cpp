@@ -1,6 +1,7 @@
 #include "actors/cache/cache_role.hpp"
 
 #include "actors/cache/role_state.hpp"
+#include "actors/cache/shard_client.hpp"
 #include "net/errors.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/metrics.hpp"
@@ -22,25 +23,6 @@ uint32_t io_threads_for(const node_config& cfg) {
   if (cfg.cache_io_threads > 0)
     return cfg.cache_io_threads;
   return std::max(1u, std::thread::hardware_concurrency());
-}
-
-// The largest primary replication lag here, in bytes not yet acknowledged
-// by the slowest replica heard from.
-double replication_lag(cluster& cl) {
-  uint64_t lag = 0;
-  auto m = cl.map();
-  for (auto& sh : m->shards) {
-    if (sh.primary.node != cl.config().node_id)
-      continue;
-    auto eng = cl.shard_engine(sh.name);
-    auto* bl = eng->backlog();
-    if (!bl || !eng->recording())
-      continue;
-    auto end = bl->end_offset();
-    for (auto& [replica, off] : bl->replica_offsets())
-      lag = std::max(lag, end > off ? end - off : 0);
-  }
-  return static_cast<double>(lag);
 }
 
 caf::error add_metrics(metrics_registry& reg, std::shared_ptr<role_state> rs) {
@@ -99,7 +81,7 @@ caf::error add_metrics(metrics_registry& reg, std::shared_ptr<role_state> rs) {
      true, [&cc] { return double(cc.unserved.load()); }},
     {"troupe_cache_replication_lag_bytes",
      "Bytes a primary shard here has written that its slowest replica has not acknowledged.",
-     false, [cl] { return replication_lag(*cl); }},
+     false, [cl] { return double(cl->replication_lag_bytes()); }},
   };
   for (auto& it : items) {
     // The callbacks hold the role state, so the cluster outlives every scrape.
@@ -178,26 +160,10 @@ caf::behavior cache_actor(caf::event_based_actor* self, std::shared_ptr<role_sta
   return {
     [self, cl, node_ctx](cache_proxy_atom, uint64_t first, uint64_t n, const std::string& node,
                          envelope& cmd) {
-      request_by_name(
-        self, node_ctx, "cache/" + node, std::move(cmd), std::chrono::milliseconds{2000},
-        [cl, first, n](envelope& env) {
-          auto reply = unpack<v1::CacheProxyReply>(env);
-          for (uint64_t i = 0; i < n; ++i) {
-            if (!reply)
-              cl->complete(first + i, error_reply("TRYAGAIN unreadable forwarded reply"));
-            else if (n == 1 && reply->replies_size() == 0)
-              cl->complete(first, reply->reply());
-            else if (static_cast<uint64_t>(reply->replies_size()) == n)
-              cl->complete(first + i, reply->replies(static_cast<int>(i)));
-            else
-              cl->complete(first + i, error_reply("TRYAGAIN a forwarded batch came back short"));
-          }
-        },
-        [cl, first, n, node](caf::error& err) {
-          for (uint64_t i = 0; i < n; ++i)
-            cl->complete(first + i, error_reply("TRYAGAIN forwarding to " + node
-                                                + " failed: " + caf::to_string(err)));
-        });
+      forward_call(self, node_ctx, node, std::move(cmd), n, std::chrono::milliseconds{2000},
+                   [cl, first](size_t i, std::string reply) {
+                     cl->complete(first + i, std::move(reply));
+                   });
     },
     [handlers, gate](const envelope& env) -> caf::result<envelope> {
       return handlers.handle(env, gate);

@@ -16,20 +16,7 @@ namespace {
 
 constexpr std::string_view placement_prefix = "cache/";
 
-int64_t wall_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
 // "cache/shard-0/primary" -> "shard-0"; "" if not a shard placement.
-std::string shard_of_placement(const std::string& name, std::string_view suffix) {
-  if (name.rfind(placement_prefix, 0) != 0 || name.size() <= placement_prefix.size() + suffix.size()
-      || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
-    return {};
-  return name.substr(placement_prefix.size(),
-                     name.size() - placement_prefix.size() - suffix.size());
-}
-
 std::pair<std::string, int64_t> split_address(const std::string& addr) {
   auto colon = addr.rfind(':');
   if (colon == std::string::npos)
@@ -54,6 +41,14 @@ std::string primary_placement(const std::string& shard) {
 
 std::string replica_placement(const std::string& shard) {
   return std::string{placement_prefix} + shard + "/replica";
+}
+
+std::string shard_of_placement(const std::string& name, std::string_view suffix) {
+  if (name.rfind(placement_prefix, 0) != 0 || name.size() <= placement_prefix.size() + suffix.size()
+      || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return {};
+  return name.substr(placement_prefix.size(),
+                     name.size() - placement_prefix.size() - suffix.size());
 }
 
 std::string cluster_node_id(std::string_view name) {
@@ -189,6 +184,10 @@ void cluster::set_map(slot_map m) {
 
 std::shared_ptr<engine> cluster::shard_engine(const std::string& shard) {
   std::lock_guard guard{mtx_};
+  return slot_of(shard).eng;
+}
+
+cluster::local_shard& cluster::slot_of(const std::string& shard) {
   auto& slot = shards_[shard];
   if (!slot) {
     slot = std::make_shared<local_shard>();
@@ -198,17 +197,16 @@ std::shared_ptr<engine> cluster::shard_engine(const std::string& shard) {
     slot->eng->cluster_hook = [this](command_ctx& c) { cluster_command(c); };
     refresh();
   }
-  return slot->eng;
+  return *slot;
 }
 
 void cluster::set_primary(const std::string& shard, bool on) {
-  auto eng = shard_engine(shard);
   std::lock_guard guard{mtx_};
-  auto& slot = shards_[shard];
-  if (on && !slot->primary.load())
-    eng->backlog()->restart(random_replid());
-  eng->set_recording(on);
-  slot->primary.store(on);
+  auto& slot = slot_of(shard);
+  if (on && !slot.primary.load())
+    slot.eng->backlog()->restart(random_replid());
+  slot.eng->set_recording(on);
+  slot.primary.store(on);
 }
 
 engine* cluster::local_primary(const view& v, int16_t shard) const {
@@ -222,7 +220,7 @@ route cluster::execute(std::span<const std::string_view> args, client_state& cli
                        resp::reply_writer& out) {
   auto* def = standalone_->find_command(args[0]);
   auto argc = static_cast<int>(args.size());
-  bool arity_ok = def && !((def->arity > 0 && argc != def->arity) || argc < -def->arity);
+  bool arity_ok = def && def->accepts(args.size());
   if (arity_ok && def->name == "wait") {
     route r;
     r.kind = route::wait;
@@ -244,7 +242,7 @@ route cluster::execute(std::span<const std::string_view> args, client_state& cli
   }
   auto v = current();
   if (!v->map->enabled() || !arity_ok) {
-    standalone_->execute(args, client, out);
+    standalone_->execute(def, args, client, out);
     return {};
   }
   if (def->first_key <= 0) {
@@ -264,12 +262,12 @@ route cluster::execute(std::span<const std::string_view> args, client_state& cli
     slot = s;
   }
   if (slot < 0) {
-    standalone_->execute(args, client, out);
+    standalone_->execute(def, args, client, out);
     return {};
   }
   auto owner = v->map->owner[static_cast<size_t>(slot)];
   if (auto* eng = local_primary(*v, owner)) {
-    eng->execute(args, client, out);
+    eng->execute(def, args, client, out);
     return {};
   }
   if (owner < 0 || v->map->shards[static_cast<size_t>(owner)].primary.node.empty()) {
@@ -317,18 +315,18 @@ void cluster::run_keyless(const view& v, const command_def* def,
     for (auto* e : primaries) {
       sink.clear();
       resp::reply_writer w{sink, out.protocol()};
-      e->execute(args, client, w);
+      e->execute(def, args, client, w);
       if (!sink.empty() && sink[0] == '-') {
         out.buffer() += sink;
         return;
       }
     }
     if (primaries.empty())
-      standalone_->execute(args, client, out);
+      standalone_->execute(def, args, client, out);
     else
       out.ok();
   } else if (primaries.empty() || (name != "scan" && name != "keys" && name != "randomkey")) {
-    standalone_->execute(args, client, out);
+    standalone_->execute(def, args, client, out);
   } else {
     keyspace_walk(primaries, name, args, client, out);
   }
@@ -434,7 +432,7 @@ std::string cluster::execute_forwarded(std::span<const std::string_view> args, i
   auto v = current();
   auto* def = standalone_->find_command(args[0]);
   if (!def || def->first_key <= 0 || !v->map->enabled()) {
-    standalone_->execute(args, client, out);
+    standalone_->execute(def, args, client, out);
     return reply;
   }
   auto argc = static_cast<int>(args.size());
@@ -448,11 +446,10 @@ std::string cluster::execute_forwarded(std::span<const std::string_view> args, i
     offset = eng->backlog() ? eng->backlog()->end_offset() : 0;
     return reply;
   }
-  if (owner >= 0 && !v->map->shards[static_cast<size_t>(owner)].primary.address.empty()
-      && v->map->shards[static_cast<size_t>(owner)].primary.node != cfg_.node_id) {
+  const auto* primary = owner < 0 ? nullptr : &v->map->shards[static_cast<size_t>(owner)].primary;
+  if (primary && !primary->address.empty() && primary->node != cfg_.node_id) {
     counters_.moved.fetch_add(1, std::memory_order_relaxed);
-    return error_line("MOVED " + std::to_string(slot) + " "
-                      + v->map->shards[static_cast<size_t>(owner)].primary.address);
+    return error_line("MOVED " + std::to_string(slot) + " " + primary->address);
   }
   return error_line("TRYAGAIN slot " + std::to_string(slot) + " has no primary here yet");
 }
@@ -460,7 +457,8 @@ std::string cluster::execute_forwarded(std::span<const std::string_view> args, i
 size_t cluster::acked(const client_state& client) const {
   if (!client.last_write || !client.last_write->backlog())
     return 0;
-  return client.last_write->backlog()->acked(client.last_write_offset, wall_ms());
+  return client.last_write->backlog()->acked(client.last_write_offset,
+                                             client.last_write->now_ms());
 }
 
 // -- forwarding -------------------------------------------------------------------------
@@ -468,14 +466,6 @@ size_t cluster::acked(const client_state& client) const {
 void cluster::set_transport(transport_fn fn) {
   std::lock_guard guard{calls_mtx_};
   transport_ = std::move(fn);
-}
-
-bool cluster::forward(const std::string& node, std::span<const std::string_view> args,
-                      int protocol, done_fn done) {
-  std::vector<forward_item> items(1);
-  items[0].args.assign(args.begin(), args.end());
-  items[0].done = std::move(done);
-  return forward_batch(node, std::move(items), protocol);
 }
 
 bool cluster::forward_batch(const std::string& node, std::vector<forward_item> items,
@@ -493,7 +483,7 @@ bool cluster::forward_batch(const std::string& node, std::vector<forward_item> i
     }
     first = next_call_;
     next_call_ += n;
-    auto now = wall_ms();
+    auto now = standalone_->now_ms();
     for (size_t i = 0; i < n; ++i) {
       calls_[first + i] = {std::move(items[i].done), now};
       args.push_back(std::move(items[i].args));
@@ -549,6 +539,20 @@ void cluster::active_expire(size_t index, size_t threads) {
   for (auto& e : engines)
     for (size_t s = index; s < engine::shard_count; s += threads)
       e->active_expire(s, 1000);
+}
+
+uint64_t cluster::replication_lag_bytes() const {
+  auto v = current();
+  uint64_t lag = 0;
+  for (size_t i = 0; i < v->local.size(); ++i) {
+    auto* e = local_primary(*v, static_cast<int16_t>(i));
+    if (!e || !e->backlog())
+      continue;
+    auto end = e->backlog()->end_offset();
+    for (auto& [replica, off] : e->backlog()->replica_offsets())
+      lag = std::max(lag, end > off ? end - off : 0);
+  }
+  return lag;
 }
 
 keyspace_totals cluster::totals() {
@@ -673,7 +677,7 @@ void cluster::cluster_command(command_ctx& c) {
       // loads; other nodes say "online".
       for (auto& r : sh.replicas) {
         bool loading = local && local->backlog()
-                       && !local->backlog()->streaming(r.node, wall_ms());
+                       && !local->backlog()->streaming(r.node, local->now_ms());
         uint64_t r_off = 0;
         if (local && local->backlog())
           if (auto offs = local->backlog()->replica_offsets(); offs.count(r.node))

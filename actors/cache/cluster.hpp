@@ -41,6 +41,9 @@ namespace troupe::cache {
 /// Placement names of a shard's two members.
 std::string primary_placement(const std::string& shard);
 std::string replica_placement(const std::string& shard);
+/// "cache/shard-0/primary" with suffix "/primary" -> "shard-0"; "" if the
+/// name is not of that form.
+std::string shard_of_placement(const std::string& name, std::string_view suffix);
 inline constexpr std::string_view primary_type = "cache-primary";
 inline constexpr std::string_view replica_type = "cache-replica";
 
@@ -134,14 +137,11 @@ public:
   size_t acked(const client_state& client) const;
 
   // -- forwarding ------------------------------------------------------------------
-  /// Hands a command to the transport; `done` gets the RESP reply (an
-  /// error reply when the owner did not answer), on any thread. false when
-  /// too many are in flight (the caller replies with an error).
+  /// Hands commands for one owner to the transport as one message (a
+  /// connection's pipeline). Each `done` gets its RESP reply (an error
+  /// reply when the owner did not answer), on any thread. false when they
+  /// would exceed the limit in flight (the caller replies with an error).
   using done_fn = std::function<void(std::string)>;
-  bool forward(const std::string& node, std::span<const std::string_view> args,
-               int protocol, done_fn done);
-  /// Several commands for one owner, sent as one message (a pipeline);
-  /// each gets its own `done`. false when they would exceed the limit.
   struct forward_item {
     std::vector<std::string> args;
     done_fn done;
@@ -168,6 +168,9 @@ public:
 
   /// Active expiry over every engine, for I/O thread `index` of `threads`.
   void active_expire(size_t index, size_t threads);
+  /// Bytes the primary shards here wrote that their slowest replica has
+  /// not acknowledged (the largest over the shards).
+  uint64_t replication_lag_bytes() const;
   /// Counters over the standalone engine and every shard engine.
   keyspace_totals totals();
   /// CLUSTER INFO|SLOTS|SHARDS|NODES|MYID (engine::cluster_hook).
@@ -184,6 +187,9 @@ private:
     std::vector<std::shared_ptr<local_shard>> local;
   };
   void refresh();
+  /// The local shard, created (and the view refreshed) on first use;
+  /// mtx_ held.
+  local_shard& slot_of(const std::string& shard);
   std::shared_ptr<const view> current() const;
   engine* local_primary(const view& v, int16_t shard) const;
   void keyspace_walk(const std::vector<engine*>& primaries, const std::string& name,

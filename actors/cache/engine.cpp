@@ -240,18 +240,21 @@ void engine::record(const command_def& def, std::span<const std::string_view> ar
       }
     }
   }
-  for (auto& key : evicted_)
-    encode_command(cmd, {"DEL", key});
-  evicted_.clear();
+  take_evicted(cmd);
   client.last_write = this;
   client.last_write_offset = backlog_->append(cmd);
   client.last_write_forwarded = false;
 }
 
+void engine::take_evicted(std::string& out) {
+  for (auto& key : evicted_)
+    encode_command(out, {"DEL", key});
+  evicted_.clear();
+}
+
 void engine::apply(std::span<const std::string_view> args) {
   auto* def = find_command(args[0]);
-  auto argc = static_cast<int>(args.size());
-  if (!def || (def->arity > 0 && argc != def->arity) || argc < -def->arity)
+  if (!def || !def->accepts(args.size()))
     return;
   client_state client;
   std::string sink;
@@ -298,14 +301,17 @@ engine::locked engine::lock_shard(size_t i) {
 
 void engine::execute(std::span<const std::string_view> args, client_state& client,
                      resp::reply_writer& out) {
+  execute(find_command(args[0]), args, client, out);
+}
+
+void engine::execute(const command_def* def, std::span<const std::string_view> args,
+                     client_state& client, resp::reply_writer& out) {
   counters_.total_commands.fetch_add(1, std::memory_order_relaxed);
-  auto* def = find_command(args[0]);
   if (!def) {
     out.error(unknown_command_error(args));
     return;
   }
-  auto argc = static_cast<int>(args.size());
-  if ((def->arity > 0 && argc != def->arity) || argc < -def->arity) {
+  if (!def->accepts(args.size())) {
     out.error(arity_error(def->name));
     return;
   }
@@ -326,13 +332,11 @@ void engine::execute(std::span<const std::string_view> args, client_state& clien
   auto before = buf.size();
   def->fn(ctx);
   if (buf.size() > before && buf[before] == '-') {
-    if (!evicted_.empty()) {
-      std::string dels;
-      for (auto& key : evicted_)
-        encode_command(dels, {"DEL", key});
-      evicted_.clear();
+    // A failed write is not recorded, but what it evicted is.
+    std::string dels;
+    take_evicted(dels);
+    if (!dels.empty())
       backlog_->append(dels);
-    }
     return;
   }
   record(*def, args, client, ctx.now_ms);

@@ -113,6 +113,12 @@ struct command_def {
   int step = 0;
   command_handler fn = nullptr;
   bool write = false; // flags has "write": replicated, routed to the primary
+
+  /// Whether `argc` arguments (the name included) fit the arity.
+  bool accepts(size_t argc) const {
+    auto n = static_cast<int>(argc);
+    return arity > 0 ? n == arity : n >= -arity;
+  }
 };
 
 using command_table = std::unordered_map<std::string, command_def>;
@@ -128,6 +134,10 @@ public:
   /// client.close_after_reply for QUIT. Thread-safe.
   void execute(std::span<const std::string_view> args, client_state& client,
                resp::reply_writer& out);
+  /// The same with the table entry already looked up (find_command; null:
+  /// unknown), so that a router does not look it up twice.
+  void execute(const command_def* def, std::span<const std::string_view> args,
+               client_state& client, resp::reply_writer& out);
 
   /// Active expiry for shard `i`: samples 20 keys with a TTL, repeating
   /// while more than a quarter of a sample had expired, for at most
@@ -210,6 +220,8 @@ private:
   std::vector<std::string> evicted_; // keys evicted by the running write
   void record(const command_def& def, std::span<const std::string_view> args,
               client_state& client, int64_t now_ms);
+  /// Appends a DEL per key the running write evicted, and forgets them.
+  void take_evicted(std::string& out);
 };
 
 // -- shared by the command files ---------------------------------------------

@@ -35,19 +35,6 @@ constexpr uint32_t batch_bytes = 1 << 20;
 constexpr uint32_t fetch_wait_ms = 100;
 constexpr size_t max_parked = 64;
 
-int64_t wall_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-// "cache/shard-0/primary" -> "shard-0".
-std::string shard_name(const std::string& placement) {
-  auto first = placement.find('/');
-  auto last = placement.rfind('/');
-  if (first == std::string::npos || last <= first)
-    return placement;
-  return placement.substr(first + 1, last - first - 1);
-}
 
 // -- primary -------------------------------------------------------------------------
 
@@ -104,7 +91,7 @@ std::optional<v1::ReplBatch> answer(primary_actor* self, const v1::ReplFetch& re
   auto replid = bl->replid();
   std::string data;
   if (req.replid() == replid && bl->read(req.offset(), max, data)) {
-    bl->ack(req.replica_node(), req.offset(), wall_ms());
+    bl->ack(req.replica_node(), req.offset(), st.eng->now_ms());
     if (data.empty())
       return std::nullopt;
     b.set_replid(replid);
@@ -134,7 +121,7 @@ std::optional<v1::ReplBatch> answer(primary_actor* self, const v1::ReplFetch& re
 
 void serve_parked(primary_actor* self, bool expire_only) {
   auto& st = self->state;
-  auto now = wall_ms();
+  auto now = st.eng->now_ms();
   std::vector<primary_state::parked_fetch> still;
   for (auto& p : st.parked) {
     auto b = expire_only ? std::nullopt : answer(self, p.req);
@@ -175,7 +162,8 @@ caf::result<envelope> on_fetch(primary_actor* self, const envelope& env) {
   if (auto b = answer(self, *req))
     return pack(*b);
   auto rp = self->make_response_promise<envelope>();
-  st.parked.push_back({rp, *req, wall_ms() + std::min<uint32_t>(req->wait_ms(), 1000)});
+  st.parked.push_back(
+    {rp, *req, st.eng->now_ms() + std::min<uint32_t>(req->wait_ms(), 1000)});
   return rp;
 }
 
@@ -183,7 +171,7 @@ caf::behavior primary_behavior(primary_actor* self, std::shared_ptr<role_state> 
                                child_context c) {
   auto& st = self->state;
   st.rs = rs;
-  st.shard = shard_name(c.name);
+  st.shard = shard_of_placement(c.name, "/primary");
   st.log = logger_for("cache");
   auto* cl = rs->cl.get();
   st.eng = cl->shard_engine(st.shard);
@@ -212,18 +200,8 @@ caf::behavior primary_behavior(primary_actor* self, std::shared_ptr<role_state> 
         gate->leave();
       if (env.type == v1::ReplFetch::descriptor()->full_name())
         return on_fetch(self, env);
-      if (env.type == v1::CacheStatsRequest::descriptor()->full_name()) {
-        v1::CacheStats s;
-        auto t = self->state.eng->totals();
-        s.set_node_id(self->state.rs->ctx->self.node_id);
-        s.set_keys(t.keys);
-        s.set_used_memory_bytes(t.used_bytes);
-        return pack(s);
-      }
       return make_error(errc::unexpected_message,
-                        "cache primaries handle troupe.v1.ReplFetch and "
-                        "troupe.v1.CacheStatsRequest, not "
-                          + env.type);
+                        "cache primaries handle troupe.v1.ReplFetch, not " + env.type);
     },
   };
 }
@@ -275,7 +253,7 @@ void fetch(replica_actor* self);
 
 void retry_later(replica_actor* self, const std::string& why) {
   auto& st = self->state;
-  auto now = wall_ms();
+  auto now = wall_clock_ms();
   if (now - st.last_error_log_ms > 5000) {
     st.last_error_log_ms = now;
     st.log->info("{}: replica waits for its primary: {}", st.shard, why);
@@ -386,7 +364,7 @@ caf::behavior replica_behavior(replica_actor* self, std::shared_ptr<role_state> 
                                child_context c) {
   auto& st = self->state;
   st.rs = rs;
-  st.shard = shard_name(c.name);
+  st.shard = shard_of_placement(c.name, "/replica");
   st.log = logger_for("cache");
   st.eng = rs->cl->shard_engine(st.shard);
   st.placement = c.name;

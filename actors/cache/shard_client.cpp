@@ -11,16 +11,28 @@
 namespace troupe::cache {
 
 void forward_call(caf::event_based_actor* self, const node_context_ptr& ctx,
-                  const std::string& node, envelope cmd, std::chrono::milliseconds timeout,
-                  std::function<void(std::string)> complete) {
+                  const std::string& node, envelope cmd, size_t n,
+                  std::chrono::milliseconds timeout,
+                  std::function<void(size_t, std::string)> complete) {
   request_by_name(
     self, ctx, "cache/" + node, std::move(cmd), timeout,
-    [complete](envelope& env) {
+    [complete, n](envelope& env) {
       auto reply = unpack<v1::CacheProxyReply>(env);
-      complete(reply ? reply->reply() : "-TRYAGAIN unreadable forwarded reply\r\n");
+      for (size_t i = 0; i < n; ++i) {
+        if (!reply)
+          complete(i, "-TRYAGAIN unreadable forwarded reply\r\n");
+        else if (reply->replies_size() == 0 && n == 1)
+          complete(i, reply->reply());
+        else if (static_cast<size_t>(reply->replies_size()) == n)
+          complete(i, reply->replies(static_cast<int>(i)));
+        else
+          complete(i, "-TRYAGAIN a forwarded batch came back short\r\n");
+      }
     },
-    [complete, node](caf::error& err) {
-      complete("-TRYAGAIN forwarding to " + node + " failed: " + caf::to_string(err) + "\r\n");
+    [complete, n, node](caf::error& err) {
+      auto text = "-TRYAGAIN forwarding to " + node + " failed: " + caf::to_string(err) + "\r\n";
+      for (size_t i = 0; i < n; ++i)
+        complete(i, text);
     });
 }
 

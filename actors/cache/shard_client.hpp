@@ -24,12 +24,14 @@
 
 namespace troupe::cache {
 
-/// Sends `cmd` (a CacheProxyCommand) to cache/<node> by name and calls
-/// `complete(reply)` with the RESP reply, or with an error reply
-/// ("-TRYAGAIN ...") when the runtime could not deliver it.
+/// Sends `cmd` (a CacheProxyCommand of `n` commands: n > 1 is a batch) to
+/// cache/<node> by name and calls `complete(i, reply)` for each command i
+/// with its RESP reply, or with an error reply ("-TRYAGAIN ...") when the
+/// runtime could not deliver it.
 void forward_call(caf::event_based_actor* self, const node_context_ptr& ctx,
-                  const std::string& node, envelope cmd, std::chrono::milliseconds timeout,
-                  std::function<void(std::string)> complete);
+                  const std::string& node, envelope cmd, size_t n,
+                  std::chrono::milliseconds timeout,
+                  std::function<void(size_t, std::string)> complete);
 
 class shard_client {
 public:

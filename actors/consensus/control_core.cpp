@@ -564,11 +564,14 @@ control_core::rebalance_move(const decision& d) const {
   for (auto& [node, m] : members_)
     if (m.status() == v1::MEMBER_STATUS_SUSPECT)
       return std::nullopt;
-  for (auto& [name, rec] : placements_)
-    for (auto& [other, prim] : placements_)
-      if (prim.spec().standby() == name
-          && (rec.node_id().empty() || !synced_at(rec.node_id(), name)))
-        return std::nullopt;
+  for (auto& [name, prim] : placements_) {
+    if (prim.spec().standby().empty())
+      continue;
+    auto sb = placements_.find(prim.spec().standby());
+    if (sb != placements_.end()
+        && (sb->second.node_id().empty() || !synced_at(sb->second.node_id(), sb->first)))
+      return std::nullopt;
+  }
   // 1. Primaries even out: one moves to its in-step standby when that
   //    node serves at least two fewer (the leader's node counts one more:
   //    a primary beside the control plane fails over slower, since an

@@ -56,13 +56,8 @@ caf::expected<v1::EdgePurgeReport> apply_purge(edge_shared& shared,
     if (!t)
       return t.error();
     n = shared.l1->purge_url(t->scheme, t->host, t->target, req.soft());
-    if (shared.l2) {
-      cache::request r;
-      r.scheme = t->scheme;
-      r.host = t->host;
-      r.target = t->target;
-      shared.l2->remove(cache::cache_key(r));
-    }
+    if (shared.l2)
+      shared.l2->remove(cache::cache_key(t->scheme, t->host, t->target));
   }
   shared.stats->purged.fetch_add(n, std::memory_order_relaxed);
   v1::EdgePurgeReport out;
@@ -144,9 +139,9 @@ caf::behavior admin_actor(caf::event_based_actor* self, std::shared_ptr<edge_run
     [self, rt, node_ctx](cache_proxy_atom, uint64_t call, const std::string& node,
                          envelope& cmd) {
       auto l2 = rt->shared->l2;
-      troupe::cache::forward_call(self, node_ctx, node, std::move(cmd),
+      troupe::cache::forward_call(self, node_ctx, node, std::move(cmd), 1,
                                   std::chrono::milliseconds{500},
-                                  [l2, call](std::string reply) {
+                                  [l2, call](size_t, std::string reply) {
                                     l2->client().complete(call, std::move(reply));
                                   });
     },

@@ -95,6 +95,30 @@ struct fixture {
     return false;
   }
 
+  // A cache shard's pair: the primary (with its standby and, optionally,
+  // slots 0..last_slot), then the replica apart from it; each committed.
+  void place_primary(const std::string& shard, int last_slot = -1) {
+    v1::PlaceRequest p;
+    p.mutable_spec()->set_name(shard + "/primary");
+    p.mutable_spec()->set_type("cache-primary");
+    p.mutable_spec()->set_standby(shard + "/replica");
+    if (last_slot >= 0) {
+      auto* range = p.mutable_spec()->add_slots();
+      range->set_start(0);
+      range->set_end(static_cast<std::uint32_t>(last_slot));
+    }
+    REQUIRE_FALSE(core.on_place(p));
+    settle();
+  }
+  void place_replica(const std::string& shard) {
+    v1::PlaceRequest r;
+    r.mutable_spec()->set_name(shard + "/replica");
+    r.mutable_spec()->set_type("cache-replica");
+    r.mutable_spec()->add_apart_from(shard + "/primary");
+    REQUIRE_FALSE(core.on_place(r));
+    settle();
+  }
+
   void place(const std::string& name, const std::string& role = "") {
     v1::PlaceRequest req;
     req.mutable_spec()->set_name(name);
@@ -331,21 +355,8 @@ TEST_CASE("control: a primary is promoted onto its standby's node, and the stand
   fixture f;
   auto a = info("a"), b = info("b"), c = info("c");
   f.run(700, {a, b, c});
-  v1::PlaceRequest p;
-  p.mutable_spec()->set_name("cache/shard-0/primary");
-  p.mutable_spec()->set_type("cache-primary");
-  p.mutable_spec()->set_standby("cache/shard-0/replica");
-  auto* range = p.mutable_spec()->add_slots();
-  range->set_start(0);
-  range->set_end(8191);
-  REQUIRE_FALSE(f.core.on_place(p));
-  f.settle();
-  v1::PlaceRequest r;
-  r.mutable_spec()->set_name("cache/shard-0/replica");
-  r.mutable_spec()->set_type("cache-replica");
-  r.mutable_spec()->add_apart_from("cache/shard-0/primary");
-  REQUIRE_FALSE(f.core.on_place(r));
-  f.settle();
+  f.place_primary("cache/shard-0", 8191);
+  f.place_replica("cache/shard-0");
   auto p_host = f.host("cache/shard-0/primary"), r_host = f.host("cache/shard-0/replica");
   REQUIRE(p_host != r_host);
   std::vector<v1::MemberInfo> alive;
@@ -388,20 +399,10 @@ TEST_CASE("control: a primary on the leader's node is handed to its replica once
   fixture f;
   auto n1 = info("n1"), b = info("b");
   f.run(700, {n1, b});
-  v1::PlaceRequest p;
-  p.mutable_spec()->set_name("cache/s/primary");
-  p.mutable_spec()->set_type("cache-primary");
-  p.mutable_spec()->set_standby("cache/s/replica");
-  REQUIRE_FALSE(f.core.on_place(p));
-  f.settle();
+  f.place_primary("cache/s");
   // A primary avoids the leader's node while another can host it.
   CHECK(f.host("cache/s/primary") == "b");
-  v1::PlaceRequest r;
-  r.mutable_spec()->set_name("cache/s/replica");
-  r.mutable_spec()->set_type("cache-replica");
-  r.mutable_spec()->add_apart_from("cache/s/primary");
-  REQUIRE_FALSE(f.core.on_place(r));
-  f.settle();
+  f.place_replica("cache/s");
   CHECK(f.host("cache/s/replica") == "n1");
   // b dies: the primary is promoted onto n1, the leader's node, and the
   // replica has nowhere to go.
@@ -437,18 +438,8 @@ TEST_CASE("control: a standby on a down node is not promoted") {
   fixture f;
   auto a = info("a"), b = info("b"), c = info("c");
   f.run(700, {a, b, c});
-  v1::PlaceRequest p;
-  p.mutable_spec()->set_name("s/primary");
-  p.mutable_spec()->set_type("cache-primary");
-  p.mutable_spec()->set_standby("s/replica");
-  REQUIRE_FALSE(f.core.on_place(p));
-  f.settle();
-  v1::PlaceRequest r;
-  r.mutable_spec()->set_name("s/replica");
-  r.mutable_spec()->set_type("cache-replica");
-  r.mutable_spec()->add_apart_from("s/primary");
-  REQUIRE_FALSE(f.core.on_place(r));
-  f.settle();
+  f.place_primary("s");
+  f.place_replica("s");
   auto p_host = f.host("s/primary"), r_host = f.host("s/replica");
   std::vector<v1::MemberInfo> alive;
   for (auto& i : {a, b, c})

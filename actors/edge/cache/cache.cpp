@@ -95,13 +95,17 @@ cache_stats cache::stats() const {
   return total;
 }
 
-size_t cache::purge_url(std::string_view scheme, std::string_view host,
-                        std::string_view target, bool soft) {
+std::string cache_key(std::string_view scheme, std::string_view host, std::string_view target) {
   request r;
   r.scheme = std::string{scheme};
   r.host = std::string{host};
   r.target = std::string{target};
-  auto key = cache_key(r);
+  return cache_key(r);
+}
+
+size_t cache::purge_url(std::string_view scheme, std::string_view host,
+                        std::string_view target, bool soft) {
+  auto key = cache_key(scheme, host, target);
   auto& sh = shard_for(key);
   std::lock_guard guard{sh.mu};
   auto n = sh.purge(key, soft);

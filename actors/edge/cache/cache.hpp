@@ -283,6 +283,8 @@ private:
 /// The primary cache key of `req`: "scheme://host/target" with scheme and
 /// host lowercased.
 std::string cache_key(const request& req);
+/// The same for the URL scheme://host/target (purges).
+std::string cache_key(std::string_view scheme, std::string_view host, std::string_view target);
 
 /// Decorates a response the server made itself (a 502/503/504 when no
 /// origin answered, a 429) with Cache-Status ("name; fwd=<fwd>;
