@@ -32,6 +32,7 @@ the child: start and restart nodes from the main thread).
 Run with /usr/bin/python3 (Debian's python3-redis lives there).
 """
 import ctypes
+import json
 import os
 import random
 import shutil
@@ -582,6 +583,37 @@ class TroupeCluster(_ClusterBase):
     def troupectl_args(self, *args):
         return [self.troupectl, "--endpoint", self.nodes[0].cluster_address, "--insecure",
                 *args]
+
+    def layout(self):
+        """(shard, primary, replica) for every shard, from the controller."""
+        r = subprocess.run(self.troupectl_args("cache", "shards", "-o", "json"),
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                           stdin=subprocess.DEVNULL, timeout=10)
+        if r.returncode != 0:
+            return None
+        try:
+            return sorted((s["shard"], s["primary"], s["replica"]) for s in json.loads(r.stdout))
+        except (ValueError, KeyError):
+            return None
+
+    def wait_healthy(self, timeout):
+        """Healthy, and settled: troupe rebalances after a node returns (a
+        replica moves, then a primary is handed over), and while a moved
+        replica syncs its shard has no in-step copy. So the layout must stay
+        the same, and healthy, for 1.5 s before this returns."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not wait_until(self.healthy, max(0.1, deadline - time.monotonic()), step=0.1):
+                return False
+            before = self.layout()
+            steady_until = time.monotonic() + 1.5
+            steady = before is not None
+            while steady and time.monotonic() < steady_until:
+                time.sleep(0.1)
+                steady = self.healthy()
+            if steady and self.layout() == before:
+                return True
+        return False
 
     def create_cache(self, shards, timeout):
         """`troupectl cache create`: returns once the placements are committed."""
